@@ -1,0 +1,225 @@
+"""The one exception hierarchy of hfdl, and the one table that maps it to exit codes.
+
+Core code raises these; only the CLI's single exit point (``hfdl.cli``) turns them into a
+message on stderr and a process exit code. Exit codes follow sysexits(3) so that systemd,
+shell scripts and monitoring can tell a configuration mistake from a temporary outage.
+
+Error classes carry a ``hint``: what the user should do next. The message itself says what
+failed and why.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# sysexits(3) codes used by hfdl.
+EX_OK = 0
+EX_FAILURE = 1  # a run finished but at least one model failed
+EX_USAGE = 2  # wrong command-line usage (Typer/Click also uses 2)
+EX_DATAERR = 65  # invalid input data: catalog entry, model name, size string
+EX_NOINPUT = 66  # an input file named explicitly does not exist
+EX_UNAVAILABLE = 69  # the Hub or a service is unavailable, repo not found / gated
+EX_SOFTWARE = 70  # internal error (a bug)
+EX_CANTCREAT = 73  # cannot create/write an output file or directory, disk full
+EX_IOERR = 74  # input/output error
+EX_TEMPFAIL = 75  # temporary failure: another run holds the lock
+EX_CONFIG = 78  # configuration error
+
+
+class HfdlError(Exception):
+    """Base class of every error hfdl reports to a user.
+
+    Args:
+        message: what failed and why, in plain words.
+        hint: what to do about it (optional).
+    """
+
+    exit_code: int = EX_SOFTWARE
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(HfdlError):
+    """The command line asked for something impossible (conflicting or missing options)."""
+
+    exit_code = EX_USAGE
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: where it is and what is wrong.
+
+    ``location`` is a file path (or ``<env>``/``<cli>``), ``path`` a key path inside it such
+    as ``models[2].priority``; ``message`` says what is wrong.
+    """
+
+    location: str
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.location}: " if self.location else ""
+        key = f"{self.path}: " if self.path else ""
+        return f"{where}{key}{self.message}"
+
+
+class ValidationError(HfdlError):
+    """Input failed validation; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem], *, what: str, hint: str | None = None) -> None:
+        self.problems = list(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        noun = "problem" if count == 1 else "problems"
+        super().__init__(f"{what}: {count} {noun}\n{lines}", hint=hint)
+
+
+class ConfigError(ValidationError):
+    """The YAML configuration or an environment override is invalid."""
+
+    exit_code = EX_CONFIG
+
+    def __init__(self, problems: list[Problem], *, hint: str | None = None) -> None:
+        super().__init__(problems, what="invalid configuration", hint=hint)
+
+
+class ConfigFileNotFound(HfdlError):
+    """A configuration file named explicitly (``--config`` or ``HFDL_CONFIG_PATH``) is missing."""
+
+    exit_code = EX_CONFIG
+
+
+class CatalogError(ValidationError):
+    """The catalog (``models.json``) is invalid."""
+
+    exit_code = EX_DATAERR
+
+    def __init__(self, problems: list[Problem], *, hint: str | None = None) -> None:
+        super().__init__(problems, what="invalid model catalog", hint=hint)
+
+
+class CatalogNotFound(HfdlError):
+    """The catalog file does not exist."""
+
+    exit_code = EX_NOINPUT
+
+
+class ModelNotFound(HfdlError):
+    """A model named on the command line is not in the catalog."""
+
+    exit_code = EX_DATAERR
+
+
+class DuplicateModel(HfdlError):
+    """A model being added is already in the catalog."""
+
+    exit_code = EX_DATAERR
+
+
+class StoreError(HfdlError):
+    """The SQLite state database cannot be opened, created or migrated."""
+
+    exit_code = EX_CANTCREAT
+
+
+class LockedError(HfdlError):
+    """Another ``hfdl run`` holds the run lock."""
+
+    exit_code = EX_TEMPFAIL
+
+
+class HubError(HfdlError):
+    """Base of errors talking to the Hub. ``retryable`` says whether trying again may help."""
+
+    exit_code = EX_UNAVAILABLE
+    retryable: bool = False
+
+
+class HubUnavailable(HubError):
+    """The Hub did not answer, answered 5xx/429, or the connection broke: try again later."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, hint: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class RepoNotFound(HubError):
+    """The repository does not exist, or is private and the token cannot see it."""
+
+
+class GatedRepo(HubError):
+    """The repository is gated: its terms must be accepted on the Hub and a token used."""
+
+
+class RevisionNotFound(HubError):
+    """The branch, tag or commit does not exist in the repository."""
+
+
+class EntryNotFound(HubError):
+    """A file listed for the revision is not on the Hub any more."""
+
+
+class IntegrityError(HubError):
+    """A downloaded file's size or hash does not match the Hub's metadata."""
+
+    exit_code = EX_DATAERR
+    retryable = True
+
+
+class StalledTransfer(HubError):
+    """No bytes arrived for longer than the stall timeout."""
+
+    retryable = True
+
+
+class AttemptTimeout(HubError):
+    """A model's whole attempt took longer than ``timeout_seconds``."""
+
+    retryable = True
+
+
+class DiskFullError(HfdlError):
+    """Not enough free space (or ``max_total_size`` budget) for a download."""
+
+    exit_code = EX_CANTCREAT
+
+
+class SystemdError(HfdlError):
+    """systemd (or systemctl) is unavailable or refused an operation."""
+
+    exit_code = EX_UNAVAILABLE
+
+
+class RunFailed(HfdlError):
+    """A run finished, but at least one model failed. Exit 1 so systemd marks the unit failed."""
+
+    exit_code = EX_FAILURE
+
+
+def exit_code_for(error: BaseException) -> int:
+    """Return the process exit code for ``error``.
+
+    Args:
+        error: any exception that reached the CLI's exit point.
+
+    Returns:
+        The error's own ``exit_code`` for hfdl errors, 130 for Ctrl-C, 74 for OS errors
+        and 70 (internal software error) for anything else.
+    """
+    if isinstance(error, HfdlError):
+        return error.exit_code
+    if isinstance(error, KeyboardInterrupt):
+        return 130
+    if isinstance(error, OSError):
+        return EX_IOERR
+    return EX_SOFTWARE

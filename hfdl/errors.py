@@ -200,6 +200,12 @@ class SystemdError(HfdlError):
     exit_code = EX_UNAVAILABLE
 
 
+class Cancelled(HfdlError):
+    """The run was asked to stop (SIGTERM/SIGINT) before it finished; partial files are kept."""
+
+    exit_code = EX_TEMPFAIL
+
+
 class RunFailed(HfdlError):
     """A run finished, but at least one model failed. Exit 1 so systemd marks the unit failed."""
 

@@ -1,0 +1,5 @@
+"""``python -m hfdl`` runs the CLI."""
+
+from hfdl.cli import main
+
+main()

@@ -1,0 +1,60 @@
+"""The command line: thin commands over ``hfdl.services``, and hfdl's single exit point."""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import NoReturn
+
+
+def _report(error: BaseException) -> None:
+    from hfdl.errors import HfdlError
+
+    if isinstance(error, HfdlError):
+        sys.stderr.write(f"hfdl: error: {error.message}\n")
+        if error.hint:
+            sys.stderr.write(f"hfdl: hint: {error.hint}\n")
+    elif isinstance(error, OSError):
+        sys.stderr.write(f"hfdl: error: {error}\n")
+    else:
+        sys.stderr.write(
+            f"hfdl: internal error: {type(error).__name__}: {error}\n"
+            "hfdl: hint: run again with --debug (or HFDL_DEBUG=1) for a traceback, "
+            "and report it\n"
+        )
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI and exit with the code of the one error table (``hfdl.errors``).
+
+    Every error raised by a command ends here: a message (and hint) on stderr, the class's
+    sysexits code, and a traceback only with ``--debug`` or ``HFDL_DEBUG=1``.
+    """
+    import click
+
+    from hfdl.cli.app import app
+    from hfdl.errors import exit_code_for
+
+    arguments = sys.argv[1:] if argv is None else argv
+    debug = os.environ.get("HFDL_DEBUG", "") not in ("", "0") or "--debug" in arguments
+    try:
+        result = app(args=arguments, prog_name="hfdl", standalone_mode=False)
+        code = result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exit_request:
+        code = exit_request.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("hfdl: aborted\n")
+        code = 130
+    except click.ClickException as usage_error:
+        usage_error.show(file=sys.stderr)
+        code = usage_error.exit_code
+    except BaseException as error:
+        if isinstance(error, SystemExit):
+            raise
+        if debug:
+            traceback.print_exc(file=sys.stderr)
+        _report(error)
+        code = exit_code_for(error)
+    sys.stdout.flush()
+    sys.exit(code)

@@ -1,0 +1,39 @@
+"""What the global options leave for the commands: the config path, verbosity, output mode."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hfdl.config import Settings
+
+
+@dataclass
+class AppContext:
+    """Global options of one invocation; settings are loaded on first use, not at start-up.
+
+    Loading lazily keeps ``hfdl --help`` fast and lets a command that needs no settings work
+    even when the configuration is broken.
+    """
+
+    config_path: Path | None = None
+    verbose: bool = False
+    quiet: bool = False
+    debug: bool = False
+    _settings: Settings | None = field(default=None, repr=False)
+
+    def settings(self) -> Settings:
+        """Load (once) and return the effective settings; configure logging from them.
+
+        Raises:
+            ConfigError, ConfigFileNotFound: the configuration is invalid or missing.
+        """
+        if self._settings is None:
+            from hfdl.config import load_settings
+            from hfdl.logs import configure_logging
+
+            self._settings = load_settings(self.config_path)
+            configure_logging(self._settings.log_level, verbose=self.verbose, quiet=self.quiet)
+        return self._settings

@@ -1,0 +1,426 @@
+"""The configuration schema: every setting hfdl understands, declared exactly once.
+
+Each setting is an attribute of the frozen dataclasses below. The attribute's name gives the
+YAML key, its annotation the Python type, and ``setting(...)`` everything else: default,
+description, example, constraints and environment variables. Validation
+(:mod:`hfdl.config.validation`), loading (:mod:`hfdl.config.loader`), ``hfdl config show``
+and ``docs/configuration.md`` (:func:`render_reference_markdown`) all read :data:`FIELDS`,
+so adding a setting here is all it takes.
+"""
+
+# RUF009 flags calls in dataclass defaults; setting() and section() return dataclasses.field()
+# objects, exactly like field() itself, which is the point of this module.
+# ruff: noqa: RUF009
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hfdl import paths
+from hfdl.config.fields import (
+    DefaultContext,
+    SettingField,
+    collect_fields,
+    collect_sections,
+    section,
+    setting,
+)
+
+TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$"
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+ScheduleType = Literal["daily", "weekly"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScheduleSettings:
+    """When scheduled runs happen (the ``default_schedule`` section)."""
+
+    enabled: bool = setting(
+        default=True,
+        example=False,
+        description="Whether the schedule is active. When false, its timer starts no runs; "
+        "`hfdl run` still downloads on demand.",
+    )
+    type: ScheduleType = setting(
+        default="daily",
+        example="weekly",
+        description="How often scheduled runs happen: `daily`, or `weekly` on `day`.",
+    )
+    time: str = setting(
+        default="02:00",
+        example="23:30",
+        kind="time",
+        description="Local time of day at which a scheduled run starts, as HH:MM on a 24-hour "
+        'clock (00:00 to 23:59). Quote it in YAML: `time: "02:00"`.',
+    )
+    day: int | None = setting(
+        default=None,
+        example="sun",
+        kind="weekday",
+        description="Day of the week of a weekly run: 0-6 with Monday = 0, or a name (`mon` .. "
+        "`sun`, `monday` .. `sunday`); stored as 0-6. Required when `type` is `weekly`, "
+        "not allowed when it is `daily`.",
+    )
+    max_concurrent_downloads: int = setting(
+        default=2,
+        example=4,
+        minimum=1,
+        description="How many models a scheduled run downloads at the same time (what "
+        "`concurrent_downloads` is for runs started by hand).",
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings:
+    """How the systemd service and timer units are rendered (the ``service`` section)."""
+
+    timeout_start_seconds: int = setting(
+        default=21600,
+        example=43200,
+        minimum=1,
+        description="How long systemd lets one run of the service take before stopping it "
+        "(the unit's `TimeoutStartSec=`); it bounds a whole run, all models included.",
+    )
+    randomized_delay_seconds: int = setting(
+        default=300,
+        example=900,
+        minimum=0,
+        description="Scheduled starts are delayed by a random time up to this many seconds "
+        "(the timer's `RandomizedDelaySec=`) so that many machines do not hit the Hub at "
+        "once. 0 starts on time.",
+    )
+    nice: int = setting(
+        default=10,
+        example=19,
+        minimum=-20,
+        maximum=19,
+        description="CPU scheduling priority of the service (the unit's `Nice=`): -20 is the "
+        "highest priority, 19 the lowest.",
+    )
+
+
+def _models_file_default(context: DefaultContext) -> Path:
+    # The catalog is configuration that people (and `hfdl add`) edit, so it lives with the
+    # configuration file rather than with machine-written state.
+    if context.config_file is not None:
+        directory = context.config_file.parent
+    else:
+        directory = paths.default_config_directory(context.environ, context.euid)
+    return directory / paths.MODELS_FILE_NAME
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """The effective configuration: defaults, overridden by the YAML file, then the environment.
+
+    Build it with :func:`hfdl.config.load_settings`. ``config_file`` is the file that was read
+    (``None`` when only defaults and environment applied); ``sources`` maps every dotted key to
+    where its value came from: ``"default"``, the configuration file's path, or ``"env:NAME"``.
+    The Hugging Face token is deliberately not a setting: see :mod:`hfdl.token`.
+    """
+
+    # Paths come first: later defaults (db_path, models_file) are computed from them.
+    download_directory: Path = setting(
+        default_factory=lambda context: paths.hf_hub_cache(context.environ, context.cwd),
+        default_doc="`$HF_HUB_CACHE` (or the legacy `$HUGGINGFACE_HUB_CACHE`), else "
+        "`$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else "
+        "`~/.cache/huggingface/hub`: the standard Hugging Face cache, also when running as root",
+        example="/srv/models/huggingface/hub",
+        env=("HFDL_DOWNLOAD_DIR",),
+        description="Hugging Face hub cache directory that models are downloaded into. It has "
+        "the layout of `HF_HUB_CACHE` (`models--org--name/blobs`, `snapshots`, `refs`), so "
+        "transformers, diffusers and other Hub-aware loaders find the files when their "
+        "`HF_HUB_CACHE` points here.",
+    )
+    state_directory: Path = setting(
+        default_factory=lambda context: paths.default_state_directory(
+            context.environ, context.euid
+        ),
+        default_doc="`/var/lib/hfdl` when running as root, else `$XDG_STATE_HOME/hfdl`, else "
+        "`~/.local/state/hfdl`",
+        example="/var/lib/hfdl",
+        env=("HFDL_STATE_DIR",),
+        description="Directory for hfdl's own state: the run lock file, logs and, unless "
+        "`db_path` says otherwise, the database.",
+    )
+    db_path: Path = setting(
+        default_factory=lambda context: (
+            Path(str(context.values["state_directory"])) / paths.DATABASE_FILE_NAME
+        ),
+        default_doc="`<state_directory>/hfdl.db`",
+        example="/var/lib/hfdl/hfdl.db",
+        env=("HFDL_DB_PATH",),
+        description="SQLite database that records runs, downloads and their history.",
+    )
+    models_file: Path = setting(
+        default_factory=_models_file_default,
+        default_doc="`models.json` next to the configuration file that was loaded; without a "
+        "configuration file, in the directory one is looked for in (`/etc/hfdl` as root, "
+        "else `$XDG_CONFIG_HOME/hfdl` or `~/.config/hfdl`)",
+        example="/etc/hfdl/models.json",
+        env=("HFDL_MODELS_FILE",),
+        description="The model catalog: a JSON file listing the models to download.",
+    )
+    log_level: LogLevel = setting(
+        default="INFO",
+        example="DEBUG",
+        env=("HFDL_LOG_LEVEL",),
+        description="Least severe log messages that are written. Case-insensitive.",
+    )
+    max_retries: int = setting(
+        default=5,
+        example=3,
+        minimum=0,
+        env=("HFDL_MAX_RETRIES",),
+        description="How many times a model whose download failed with a temporary error is "
+        "retried within one run, after the first attempt. 0 disables retries.",
+    )
+    timeout_seconds: int = setting(
+        default=3600,
+        example=7200,
+        minimum=1,
+        env=("HFDL_TIMEOUT",),
+        description="Upper bound, in seconds, on one attempt at downloading one model, all its "
+        "files included. A longer attempt is aborted and counts as a failed attempt.",
+    )
+    stall_timeout_seconds: int = setting(
+        default=60,
+        example=120,
+        minimum=1,
+        env=("HFDL_STALL_TIMEOUT",),
+        description="A transfer that receives no bytes for this many seconds is aborted and "
+        "retried.",
+    )
+    concurrent_downloads: int = setting(
+        default=2,
+        example=8,
+        minimum=1,
+        maximum=64,
+        env=("HFDL_CONCURRENT_DOWNLOADS",),
+        description="How many models a run downloads at the same time, unless the run's "
+        "schedule (`max_concurrent_downloads`) or `hfdl run --max-concurrent` says otherwise.",
+    )
+    endpoint: str = setting(
+        default="https://huggingface.co",
+        example="https://hf-mirror.example.com",
+        kind="url",
+        env=("HFDL_ENDPOINT", "HF_ENDPOINT"),
+        description="Base URL of the Hugging Face Hub or of a mirror; http:// or https://. A "
+        "trailing slash is removed.",
+    )
+    default_schedule: ScheduleSettings = section(
+        "Defaults for schedules: when scheduled runs happen and how many models they download "
+        "at once. Used for schedules created without these options and to render the systemd "
+        "timer.",
+        ScheduleSettings,
+    )
+    service: ServiceSettings = section(
+        "How the systemd service and timer units are rendered.", ServiceSettings
+    )
+
+    config_file: Path | None = field(default=None, compare=False)
+    sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def get(self, key: str) -> object:
+        """Return the value of a dotted key such as ``default_schedule.time``.
+
+        Raises:
+            KeyError: ``key`` is not a setting.
+        """
+        if key not in FIELDS_BY_KEY:
+            raise KeyError(key)
+        value: object = self
+        for part in key.split("."):
+            value = getattr(value, part)
+        return value
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the settings as nested plain data, JSON-safe (paths as strings).
+
+        ``config_file`` and ``sources`` are not included: they describe the settings rather
+        than being settings, and the result can be written back as a configuration file.
+        """
+        result: dict[str, Any] = {}
+        for setting_field in FIELDS:
+            *parents, name = setting_field.key.split(".")
+            target = result
+            for parent in parents:
+                target = target.setdefault(parent, {})
+            value = self.get(setting_field.key)
+            target[name] = str(value) if isinstance(value, Path) else value
+        return result
+
+
+FIELDS: tuple[SettingField, ...] = tuple(collect_fields(Settings))
+FIELDS_BY_KEY: dict[str, SettingField] = {item.key: item for item in FIELDS}
+SECTIONS: dict[str, tuple[type, str]] = collect_sections(Settings)
+
+# The variables that choose the configuration file, highest priority first.
+CONFIG_PATH_ENV = ("HFDL_CONFIG_PATH", "HF_DOWNLOADER_CONFIG_PATH")
+
+
+def _type_label(setting_field: SettingField) -> str:
+    """Describe a setting's type and constraints for the reference."""
+    low, high = setting_field.minimum, setting_field.maximum
+    if setting_field.kind == "int":
+        if low is not None and high is not None:
+            return f"integer, {low} to {high}"
+        if low is not None:
+            return f"integer, at least {low}"
+        return "integer"
+    labels = {
+        "path": "path",
+        "bool": "boolean",
+        "str": "string",
+        "time": "time of day, `HH:MM` (00:00 to 23:59)",
+        "url": "URL, `http://` or `https://`",
+        "weekday": "day of the week: 0-6 (Monday = 0) or `mon`..`sun`",
+    }
+    if setting_field.kind == "choice":
+        return "one of " + ", ".join(f"`{choice}`" for choice in setting_field.choices)
+    return labels[setting_field.kind]
+
+
+def _yaml_snippet(key: str, value: object) -> list[str]:
+    """Show ``key: value`` as the YAML a user would write, nested under its sections."""
+    from hfdl.config.yaml_io import yaml_scalar
+
+    *parents, name = key.split(".")
+    lines = ["```yaml"]
+    lines.extend(f"{'  ' * depth}{parent}:" for depth, parent in enumerate(parents))
+    lines.append(f"{'  ' * len(parents)}{name}: {yaml_scalar(value)}")
+    lines.append("```")
+    return lines
+
+
+def _environment_label(setting_field: SettingField) -> str:
+    if not setting_field.env:
+        return "none (file only)"
+    return ", ".join(f"`{name}`" for name in setting_field.env)
+
+
+def _default_label(setting_field: SettingField) -> str:
+    if setting_field.default_doc is not None:
+        return setting_field.default_doc
+    default = setting_field.default
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return "`true`" if default else "`false`"
+    return f"`{default}`"
+
+
+_SHORT_TYPES = {
+    "path": "path",
+    "int": "integer",
+    "bool": "boolean",
+    "str": "string",
+    "choice": "choice",
+    "time": "HH:MM",
+    "url": "URL",
+    "weekday": "weekday",
+}
+
+
+_REFERENCE_INTRODUCTION = """\
+<!-- Generated from hfdl/config/schema.py by render_reference_markdown(); do not edit.
+     Regenerate: uv run python -m hfdl.config > docs/configuration.md -->
+
+## Configuration reference
+
+hfdl takes each setting from the first of these that provides it:
+
+1. an environment variable, when it is set to a non-empty value;
+2. the YAML configuration file;
+3. the built-in default.
+
+### Which configuration file is read
+
+1. the file given with `--config`;
+2. else the file named by `HFDL_CONFIG_PATH` (alias `HF_DOWNLOADER_CONFIG_PATH`);
+3. else `./config/default.yaml` relative to the working directory (a developer checkout),
+   when it exists;
+4. else `$XDG_CONFIG_HOME/hfdl/config.yaml` (`~/.config/hfdl/config.yaml`), or
+   `/etc/hfdl/config.yaml` when running as root, when it exists;
+5. else none: defaults and environment variables only.
+
+A file named with `--config` or `HFDL_CONFIG_PATH` must exist (exit status 78 otherwise); a
+file found by looking may be absent.
+
+### Writing values
+
+- Relative paths in the file are relative to the file's directory; relative paths in
+  environment variables are relative to the working directory. `~` and `$VARIABLES` are
+  expanded; a variable that is not set is an error.
+- `null` for a path setting means "use the computed default".
+- Every `HFDL_*` variable is also accepted as `HF_DOWNLOADER_*`; when both are set, the
+  `HFDL_*` one wins. Booleans in the environment: `true`/`false`, `yes`/`no`, `on`/`off`,
+  `1`/`0`.
+- YAML reads unquoted `yes`, `no`, `on` and `off` as booleans: quote such strings. Quote
+  times too (`time: "02:00"`).
+- Keys are checked: a misspelt key is an error, with a suggestion. Every problem in the file
+  and the environment is reported at once, with exit status 78.
+"""
+
+
+def render_reference_markdown() -> str:
+    """Return the configuration reference (``docs/configuration.md``) as Markdown.
+
+    The text depends only on the schema, never on the current environment, so the committed
+    file can be compared with it. Regenerate with
+    ``uv run python -m hfdl.config > docs/configuration.md``.
+
+    Returns:
+        The Markdown text, ending with a newline.
+    """
+    from hfdl import token
+
+    lines = [_REFERENCE_INTRODUCTION, "### Summary", ""]
+    lines.append("| Key | Type | Default | Environment |")
+    lines.append("|---|---|---|---|")
+    for setting_field in FIELDS:
+        default = "computed" if setting_field.default_doc else _default_label(setting_field)
+        environment = setting_field.env[0] if setting_field.env else ""
+        lines.append(
+            f"| `{setting_field.key}` | {_SHORT_TYPES[setting_field.kind]} | {default} | "
+            f"{f'`{environment}`' if environment else '-'} |"
+        )
+    lines.append("")
+    current_section: str | None = None
+    for setting_field in FIELDS:
+        section_key = setting_field.key.rpartition(".")[0]
+        if section_key != current_section:
+            if section_key:
+                heading = [f"### The `{section_key}` section", "", SECTIONS[section_key][1]]
+            else:
+                heading = ["### Top-level settings"]
+            lines.extend([*heading, ""])
+        current_section = section_key
+        lines.extend([f"#### `{setting_field.key}`", "", setting_field.description, ""])
+        lines.append(f"- Type: {_type_label(setting_field)}")
+        lines.append(f"- Default: {_default_label(setting_field)}")
+        lines.append(f"- Environment: {_environment_label(setting_field)}")
+        lines.extend(["- Example:", ""])
+        lines.extend(_yaml_snippet(setting_field.key, setting_field.example))
+        lines.append("")
+    token_variables = " or ".join(f"`{name}`" for name in token.TOKEN_ENV_VARS)
+    lines.extend(
+        [
+            "### The Hugging Face token",
+            "",
+            "The token is not a setting and never belongs in the configuration file. hfdl "
+            "reads it from the first of:",
+            "",
+            f"1. the environment variable {token_variables};",
+            f"2. `$CREDENTIALS_DIRECTORY/{token.CREDENTIAL_NAME}`, a systemd credential "
+            f"(`LoadCredential={token.CREDENTIAL_NAME}:/path/to/token` in the service unit);",
+            "3. the Hugging Face token file: `$HF_TOKEN_PATH`, else `$HF_HOME/token`, else "
+            "`~/.cache/huggingface/token` (written by `hf auth login`).",
+            "",
+        ]
+    )
+    return "\n".join(lines)

@@ -1,0 +1,339 @@
+"""Download one blob into the HF cache: resume from a partial file, verify, then publish.
+
+huggingface_hub 2.4's ``hf_hub_download`` opens its ``.incomplete`` file afresh on every call,
+so an interrupted multi-gigabyte file starts over. This module keeps the library's building
+blocks (its shared HTTP session, headers, error types and cache layout) but owns the streaming
+loop, so that it can:
+
+* resume from the bytes already on disk with ``Range: bytes=N-`` (across runs and processes),
+* hash while streaming (sha256 for LFS files, git blob sha1 otherwise) and refuse a file whose
+  size or hash differs from the Hub's metadata *before* it is renamed into ``blobs/``,
+* abort a stalled transfer (no byte for ``stall_timeout`` seconds) and bound a whole attempt,
+* never send the ``Authorization`` header to a CDN origin the Hub redirects to.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlparse
+
+import httpx2
+from filelock import FileLock
+from filelock import Timeout as LockTimeout
+from huggingface_hub.utils import get_session, hf_raise_for_status
+
+from hfdl.errors import (
+    AttemptTimeout,
+    DiskFullError,
+    HubUnavailable,
+    IntegrityError,
+    StalledTransfer,
+)
+from hfdl.hub.cache import RepoCache
+from hfdl.hub.client import RemoteFile, translate_error
+
+HASH_READ_SIZE = 8 * 1024 * 1024
+MAX_REDIRECTS = 10
+CONNECT_TIMEOUT_SECONDS = 30.0
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    """What one ``fetch_blob`` call did.
+
+    ``resumed_from`` is how many bytes were already on disk when it started; ``transferred``
+    how many bytes it received over the network.
+    """
+
+    resumed_from: int
+    transferred: int
+
+
+def _new_hasher(remote_file: RemoteFile) -> Any:
+    if remote_file.is_lfs:
+        return hashlib.sha256()
+    # A git blob id is sha1 over a "blob <size>\0" header followed by the content.
+    hasher = hashlib.sha1(usedforsecurity=False)
+    hasher.update(b"blob %d\0" % remote_file.size)
+    return hasher
+
+
+def _hash_existing(path: os.PathLike[str], length: int, hasher: Any) -> None:
+    with open(path, "rb") as handle:
+        remaining = length
+        while remaining > 0:
+            block = handle.read(min(HASH_READ_SIZE, remaining))
+            if not block:
+                break
+            hasher.update(block)
+            remaining -= len(block)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parsed = urlparse(url)
+    return parsed.scheme, (parsed.hostname or "").lower(), parsed.port
+
+
+def _open_stream(
+    url: str, headers: dict[str, str], range_start: int, timeout: httpx2.Timeout
+) -> httpx2.Response:
+    """GET ``url`` as a stream, following redirects by hand.
+
+    Redirects within the Hub's origin keep the headers; a redirect to another origin (a CDN
+    with a signed URL) drops ``Authorization`` so the token never leaves the Hub.
+    """
+    session = get_session()
+    request_headers = dict(headers)
+    request_headers["Accept-Encoding"] = "identity"  # sizes and offsets are of the raw bytes
+    if range_start > 0:
+        request_headers["Range"] = f"bytes={range_start}-"
+    current = url
+    for _ in range(MAX_REDIRECTS):
+        request = session.build_request("GET", current, headers=request_headers, timeout=timeout)
+        response = session.send(request, stream=True, follow_redirects=False)
+        if not response.has_redirect_location:
+            return response
+        target = urljoin(current, response.headers["Location"])
+        response.close()
+        if _origin(target) != _origin(current):
+            request_headers = {
+                key: value
+                for key, value in request_headers.items()
+                if key.lower() != "authorization"
+            }
+        current = target
+    raise HubUnavailable(f"too many redirects fetching {url}")
+
+
+def fetch_blob(
+    *,
+    url: str,
+    headers: dict[str, str],
+    repo_cache: RepoCache,
+    remote_file: RemoteFile,
+    repo_id: str,
+    commit_sha: str,
+    progress: ProgressCallback,
+    stall_timeout: float,
+    deadline: float | None = None,
+) -> TransferResult:
+    """Make ``blobs/<etag>`` hold the verified content of ``remote_file``.
+
+    Resumes from ``blobs/<etag>.incomplete`` when present. The blob appears in ``blobs/``
+    only after its size and hash matched; on a mismatch the partial file is deleted.
+
+    Args:
+        url: the file's ``resolve`` URL at ``commit_sha``.
+        headers: request headers (user agent, authorization).
+        repo_cache: the repository's cache paths.
+        remote_file: the Hub's metadata of the file (size and expected hash).
+        repo_id: for error messages.
+        commit_sha: for error messages.
+        progress: called with the number of new bytes as they arrive (and with the bytes
+            already on disk at the start of a resume).
+        stall_timeout: seconds without a byte before the transfer is abandoned.
+        deadline: ``time.monotonic()`` value after which the attempt is abandoned.
+
+    Returns:
+        What was resumed and transferred.
+
+    Raises:
+        HubUnavailable, StalledTransfer, AttemptTimeout: retryable; the partial file stays.
+        IntegrityError: size or hash mismatch (retryable; the partial file is removed).
+        DiskFullError: the disk filled up.
+        HubError subclasses: permanent HTTP errors (not found, gated).
+    """
+    repo_cache.blobs.mkdir(parents=True, exist_ok=True)
+    repo_cache.locks.mkdir(parents=True, exist_ok=True)
+    blob = repo_cache.blob_path(remote_file.etag)
+    # The same lock huggingface_hub takes, so a loader downloading this blob at the same
+    # moment does not interleave writes with us.
+    lock_timeout = -1.0 if deadline is None else max(1.0, deadline - time.monotonic())
+    try:
+        with FileLock(str(repo_cache.lock_path(remote_file.etag)), timeout=lock_timeout):
+            if repo_cache.has_blob(remote_file.etag, remote_file.size):
+                return TransferResult(resumed_from=remote_file.size, transferred=0)
+            return _fetch_locked(
+                url=url,
+                headers=headers,
+                repo_cache=repo_cache,
+                remote_file=remote_file,
+                repo_id=repo_id,
+                commit_sha=commit_sha,
+                progress=progress,
+                stall_timeout=stall_timeout,
+                deadline=deadline,
+                blob=blob,
+            )
+    except LockTimeout as error:
+        raise AttemptTimeout(
+            f"another process kept {remote_file.path} of {repo_id} locked until the deadline"
+        ) from error
+    except OSError as error:
+        if error.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(
+                f"the disk holding {repo_cache.cache_dir} is full while writing "
+                f"{remote_file.path} of {repo_id}",
+                hint="free space or lower settings.max_total_size; the partial file is kept "
+                "and the next run resumes it",
+            ) from error
+        raise
+
+
+def _fetch_locked(
+    *,
+    url: str,
+    headers: dict[str, str],
+    repo_cache: RepoCache,
+    remote_file: RemoteFile,
+    repo_id: str,
+    commit_sha: str,
+    progress: ProgressCallback,
+    stall_timeout: float,
+    deadline: float | None,
+    blob: os.PathLike[str],
+) -> TransferResult:
+    where = f"{repo_id}@{commit_sha[:12]} {remote_file.path}"
+    incomplete = repo_cache.incomplete_path(remote_file.etag)
+    expected = remote_file.size
+    existing = repo_cache.partial_size(remote_file.etag)
+    if existing > expected:
+        # Longer than the file can be: not a prefix of it. Start over.
+        os.truncate(incomplete, 0)
+        existing = 0
+    hasher = _new_hasher(remote_file)
+    if existing:
+        _hash_existing(incomplete, existing, hasher)
+        progress(existing)
+    resumed_from = existing
+    transferred = 0
+
+    if existing < expected:
+        timeout = httpx2.Timeout(
+            connect=CONNECT_TIMEOUT_SECONDS, read=stall_timeout, write=stall_timeout, pool=None
+        )
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AttemptTimeout(f"time ran out before {where}")
+            # A read may not block past the attempt's deadline either.
+            timeout = httpx2.Timeout(
+                connect=min(CONNECT_TIMEOUT_SECONDS, remaining),
+                read=min(stall_timeout, remaining),
+                write=min(stall_timeout, remaining),
+                pool=None,
+            )
+        try:
+            response = _open_stream(url, headers, existing, timeout)
+        except httpx2.TimeoutException as error:
+            raise StalledTransfer(f"no answer within {stall_timeout:g}s for {where}") from error
+        except httpx2.TransportError as error:
+            raise HubUnavailable(f"connection failed for {where}: {error}") from error
+        try:
+            if response.status_code >= 400:
+                response.read()
+                try:
+                    hf_raise_for_status(response)
+                except Exception as error:
+                    raise translate_error(
+                        error,
+                        repo_id=repo_id,
+                        revision=commit_sha,
+                        endpoint=url,
+                        path=remote_file.path,
+                    ) from error
+            if existing and response.status_code == 200:
+                # The server ignored our Range header: the body starts at byte 0.
+                os.truncate(incomplete, 0)
+                hasher = _new_hasher(remote_file)
+                progress(-existing)
+                existing = 0
+            elif existing and response.status_code == 206:
+                content_range = response.headers.get("Content-Range", "")
+                if not content_range.startswith(f"bytes {existing}-"):
+                    raise HubUnavailable(f"unexpected Content-Range {content_range!r} for {where}")
+            transferred = _stream_body(
+                response, incomplete, hasher, existing, expected, where, progress, deadline
+            )
+        finally:
+            response.close()
+
+    _verify(incomplete, hasher, remote_file, where)
+    os.replace(incomplete, blob)
+    return TransferResult(resumed_from=resumed_from, transferred=transferred)
+
+
+def _stream_body(
+    response: httpx2.Response,
+    incomplete: os.PathLike[str],
+    hasher: Any,
+    existing: int,
+    expected: int,
+    where: str,
+    progress: ProgressCallback,
+    deadline: float | None,
+) -> int:
+    """Append the response body to the partial file, hashing as it goes; return bytes read."""
+    received = 0
+    # Unbuffered, and chunks as the network delivers them (not re-chunked): bytes received
+    # must reach the file at once, because a crash or SIGKILL would lose a user-space buffer,
+    # and those bytes are exactly what the next run resumes from.
+    with open(incomplete, "ab", buffering=0) as handle:
+        try:
+            for chunk in response.iter_raw():
+                if not chunk:
+                    continue
+                if existing + received + len(chunk) > expected:
+                    raise IntegrityError(f"the server sent more than {expected} bytes for {where}")
+                _write_all(handle, chunk)
+                hasher.update(chunk)
+                received += len(chunk)
+                progress(len(chunk))
+                if deadline is not None and time.monotonic() > deadline:
+                    raise AttemptTimeout(f"the attempt's time limit ran out during {where}")
+        except httpx2.TimeoutException as error:
+            raise StalledTransfer(
+                f"the transfer of {where} stalled (no data) after {existing + received} bytes"
+            ) from error
+        except httpx2.TransportError as error:
+            raise HubUnavailable(
+                f"the connection broke during {where} after {existing + received} bytes: {error}"
+            ) from error
+        finally:
+            # Durable before it can be renamed into place (a power loss must not leave a
+            # published blob with missing data), and kept on error for the next resume.
+            os.fsync(handle.fileno())
+    return received
+
+
+def _write_all(handle: Any, data: bytes) -> None:
+    """Write every byte (an unbuffered write may take only part of a chunk)."""
+    view = memoryview(data)
+    while view:
+        written = handle.write(view)
+        view = view[written:]
+
+
+def _verify(incomplete: os.PathLike[str], hasher: Any, remote_file: RemoteFile, where: str) -> None:
+    size = os.stat(incomplete).st_size
+    if size != remote_file.size:
+        if size > remote_file.size:
+            os.unlink(incomplete)
+        raise HubUnavailable(f"{where} is incomplete: {size} of {remote_file.size} bytes")
+    digest = hasher.hexdigest()
+    expected = remote_file.sha256 if remote_file.is_lfs else remote_file.blob_id
+    if expected and digest != expected:
+        os.unlink(incomplete)
+        kind = "sha256" if remote_file.is_lfs else "git blob sha1"
+        raise IntegrityError(
+            f"{where} failed verification: {kind} {digest} != expected {expected}; "
+            "the file was discarded and will be fetched again"
+        )

@@ -1,0 +1,304 @@
+"""Downloading one planned model: fetch the missing blobs, link the snapshot, record it all."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from hfdl.config import Settings
+from hfdl.errors import AttemptTimeout, Cancelled, HfdlError
+from hfdl.hub.cache import RepoCache
+from hfdl.hub.client import HubClient, RemoteFile
+from hfdl.hub.transfer import fetch_blob
+from hfdl.services.events import ModelOutcome, RunObserver
+from hfdl.services.plan import ModelPlan
+from hfdl.services.retry import RetryPolicy, is_retryable
+from hfdl.store import Store
+
+# Progress reaches the DB at most this often, so `hfdl status` in another process can show it
+# without every 4 MiB chunk costing a SQLite transaction.
+PROGRESS_WRITE_INTERVAL_SECONDS = 2.0
+
+
+class _Progress:
+    """Counts a model's bytes; tells the observer, writes the DB now and then, checks stop."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        bytes_total: int,
+        store: Store,
+        attempt_id: int,
+        observer: RunObserver,
+        stop: threading.Event | None,
+    ) -> None:
+        self.name = name
+        self.bytes_total = bytes_total
+        self.bytes_done = 0
+        self.bytes_transferred = 0
+        self._store = store
+        self._attempt_id = attempt_id
+        self._observer = observer
+        self._stop = stop
+        self._last_write = 0.0
+
+    def add_existing(self, nbytes: int) -> None:
+        """Count bytes that were already on disk (complete blobs, partial files)."""
+        self.bytes_done += nbytes
+
+    def __call__(self, nbytes: int) -> None:
+        if self._stop is not None and self._stop.is_set():
+            raise Cancelled("the run was asked to stop")
+        self.bytes_done += nbytes
+        self._observer.model_progress(self.name, self.bytes_done, self.bytes_total)
+        now = time.monotonic()
+        if now - self._last_write >= PROGRESS_WRITE_INTERVAL_SECONDS:
+            self._last_write = now
+            self.flush()
+
+    def transferred(self, nbytes: int) -> None:
+        """Count bytes that came over the network."""
+        self.bytes_transferred += nbytes
+
+    def flush(self) -> None:
+        """Write the current progress to the DB."""
+        self._store.update_attempt_progress(self._attempt_id, self.bytes_done, self.bytes_total)
+
+
+class ModelDownloader:
+    """Downloads planned models into the cache and records attempts; thread-safe per model.
+
+    Args:
+        settings: the effective configuration.
+        client: the Hub client.
+        store: the state DB.
+        session_id: the session attempts belong to.
+        observer: receives events.
+        policy: the retry policy.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        client: HubClient,
+        store: Store,
+        session_id: int,
+        observer: RunObserver,
+        policy: RetryPolicy,
+    ) -> None:
+        self.settings = settings
+        self.client = client
+        self.store = store
+        self.session_id = session_id
+        self.observer = observer
+        self.policy = policy
+
+    def record_without_transfer(self, plan: ModelPlan) -> ModelOutcome:
+        """Record a plan that moves no bytes: up to date, refused by admission, or a Hub error.
+
+        Returns:
+            The model's outcome.
+        """
+        now = now_utc()
+        commit = plan.revision.commit_sha if plan.revision else None
+        if plan.action == "up-to-date":
+            self.store.set_model_status(plan.name, "completed", last_checked_at=now)
+            return ModelOutcome(name=plan.name, status="up-to-date", commit_sha=commit)
+        error = plan.error or HfdlError("unknown planning error")
+        status = "skipped" if plan.action == "skip" else "failed"
+        attempt_id = self.store.start_attempt(self.session_id, plan.name, plan.bytes_total)
+        self.store.finish_attempt(
+            attempt_id, status, bytes_downloaded=0, retries=0, error=str(error), commit_sha=commit
+        )
+        self._mark_failed(plan.name, str(error))
+        return ModelOutcome(
+            name=plan.name,
+            status=status,
+            commit_sha=commit,
+            bytes_total=plan.bytes_total,
+            error=str(error),
+            hint=error.hint,
+        )
+
+    def download(self, plan: ModelPlan) -> ModelOutcome:
+        """Fetch a model's missing files, verify them, and publish its snapshot.
+
+        Returns:
+            The outcome (``completed``, or ``failed`` with the reason). A ``Cancelled`` run
+            records the attempt as interrupted and puts the model back to pending.
+
+        Raises:
+            Cancelled: the run was told to stop; the partial file is kept.
+        """
+        assert plan.revision is not None
+        started = time.monotonic()
+        deadline = started + self.settings.timeout_seconds
+        repo_cache = RepoCache(self.settings.download_directory, plan.name)
+        commit = plan.revision.commit_sha
+        attempt_id = self.store.start_attempt(self.session_id, plan.name, plan.bytes_total)
+        self.store.set_model_status(plan.name, "downloading")
+        progress = _Progress(
+            name=plan.name,
+            bytes_total=plan.bytes_total,
+            store=self.store,
+            attempt_id=attempt_id,
+            observer=self.observer,
+            stop=self.policy.stop,
+        )
+        missing = {remote_file.path for remote_file in plan.missing}
+        progress.add_existing(sum(f.size for f in plan.files if f.path not in missing))
+        self.observer.model_started(
+            plan.name, plan.bytes_total, progress.bytes_done + plan.bytes_partial, len(plan.missing)
+        )
+        retries = 0
+        try:
+            for remote_file in plan.missing:
+                retries = self._fetch_with_retries(
+                    plan, remote_file, repo_cache, progress, deadline, retries
+                )
+            self._publish(plan, repo_cache)
+        except Cancelled:
+            progress.flush()
+            self.store.finish_attempt(
+                attempt_id,
+                "interrupted",
+                bytes_downloaded=progress.bytes_transferred,
+                retries=retries,
+                error="stopped by a signal",
+                commit_sha=commit,
+            )
+            self.store.set_model_status(plan.name, "pending")
+            raise
+        except HfdlError as error:
+            message = str(error)
+            self.store.finish_attempt(
+                attempt_id,
+                "failed",
+                bytes_downloaded=progress.bytes_transferred,
+                retries=retries,
+                error=message,
+                commit_sha=commit,
+            )
+            self._mark_failed(plan.name, message)
+            return ModelOutcome(
+                name=plan.name,
+                status="failed",
+                commit_sha=commit,
+                bytes_downloaded=progress.bytes_transferred,
+                bytes_total=plan.bytes_total,
+                retries=retries,
+                duration_seconds=time.monotonic() - started,
+                error=message,
+                hint=error.hint,
+            )
+        progress.flush()
+        self.store.finish_attempt(
+            attempt_id,
+            "completed",
+            bytes_downloaded=progress.bytes_transferred,
+            retries=retries,
+            error=None,
+            commit_sha=commit,
+        )
+        now = now_utc()
+        self.store.set_model_status(
+            plan.name,
+            "completed",
+            commit_sha=commit,
+            bytes_on_disk=plan.bytes_total,
+            last_success_at=now,
+            last_checked_at=now,
+            last_error=None,
+            attempts=0,
+        )
+        return ModelOutcome(
+            name=plan.name,
+            status="completed",
+            commit_sha=commit,
+            bytes_downloaded=progress.bytes_transferred,
+            bytes_total=plan.bytes_total,
+            files_downloaded=len(plan.missing),
+            retries=retries,
+            duration_seconds=time.monotonic() - started,
+        )
+
+    def _fetch_with_retries(
+        self,
+        plan: ModelPlan,
+        remote_file: RemoteFile,
+        repo_cache: RepoCache,
+        progress: _Progress,
+        deadline: float,
+        retries: int,
+    ) -> int:
+        """Fetch one file, retrying retryable errors; return the model's retry count so far."""
+        assert plan.revision is not None
+        commit = plan.revision.commit_sha
+        while True:
+            before = progress.bytes_done
+            try:
+                result = fetch_blob(
+                    url=self.client.file_url(plan.name, commit, remote_file.path),
+                    headers=self.client.headers(),
+                    repo_cache=repo_cache,
+                    remote_file=remote_file,
+                    repo_id=plan.name,
+                    commit_sha=commit,
+                    progress=progress,
+                    stall_timeout=float(self.settings.stall_timeout_seconds),
+                    deadline=deadline,
+                )
+                progress.transferred(result.transferred)
+                return retries
+            except HfdlError as error:
+                # Bytes counted for a failed try are recounted from disk on the next one.
+                progress.transferred(max(0, progress.bytes_done - before))
+                progress.bytes_done = before
+                if isinstance(error, AttemptTimeout) or not is_retryable(error):
+                    raise
+                if retries >= self.policy.max_retries:
+                    raise type(error)(
+                        f"{error} (gave up after {retries} retries)", hint=error.hint
+                    ) from error
+                retries += 1
+                delay = self.policy.delay(retries, error)
+                if time.monotonic() + delay > deadline:
+                    raise AttemptTimeout(
+                        f"{plan.name}: timeout_seconds={self.settings.timeout_seconds} would "
+                        f"pass before the next retry; last error: {error}"
+                    ) from error
+                self.observer.model_retry(
+                    plan.name, retries, self.policy.max_retries, str(error), delay
+                )
+                self.policy.sleep(delay)
+
+    def _publish(self, plan: ModelPlan, repo_cache: RepoCache) -> None:
+        """Link every wanted file into the snapshot, point the ref at it, record the files."""
+        assert plan.revision is not None
+        commit = plan.revision.commit_sha
+        for remote_file in plan.files:
+            repo_cache.link(commit, remote_file.path, remote_file.etag)
+            self.store.record_file(
+                plan.name,
+                commit,
+                remote_file.path,
+                remote_file.size,
+                remote_file.etag,
+                remote_file.etag,
+                remote_file.is_lfs,
+            )
+        repo_cache.write_ref(plan.candidate.model.revision, commit)
+        # Partials of files this revision no longer wants would otherwise sit there forever.
+        repo_cache.sweep_partials({remote_file.etag for remote_file in plan.files})
+
+    def _mark_failed(self, name: str, message: str) -> None:
+        # The store counts the consecutive failure (attempts + 1) itself, atomically.
+        self.store.set_model_status(name, "failed", last_error=message)
+
+
+def now_utc() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)

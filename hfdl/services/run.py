@@ -1,0 +1,264 @@
+"""``hfdl run``: one oneshot pass over the catalog. Lock, sync, plan, admit, download, record.
+
+Layering: this module is the only one that ties the catalog, the store and the Hub together.
+It never prints and never exits: it reports through a ``RunObserver`` and returns a
+``RunResult`` (or raises an ``HfdlError``).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from hfdl.catalog import Catalog, load_catalog
+from hfdl.config import Settings
+from hfdl.errors import Cancelled
+from hfdl.hub.cache import RepoCache
+from hfdl.hub.client import HubClient
+from hfdl.services.download import ModelDownloader, now_utc
+from hfdl.services.events import ModelOutcome, RunObserver, RunResult
+from hfdl.services.lock import RunLock
+from hfdl.services.plan import ModelPlan, admit, plan_model
+from hfdl.services.retry import RetryPolicy, call_with_retries
+from hfdl.services.select import select_candidates
+from hfdl.store import Store
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What to run.
+
+    Args:
+        schedule_name: the schedule that fired this run (applies its tag filter and
+            concurrency), or ``None`` for a manual run of everything pending.
+        tags: only models with one of these tags.
+        model_names: only these models.
+        max_concurrent: overrides ``concurrent_downloads``.
+        dry_run: plan and report, download nothing, record nothing.
+        wait_for_lock: wait for a running ``hfdl run`` instead of failing with exit 75.
+        force_check: ask the Hub about every completed model, due or not.
+        trigger: ``manual`` or ``timer``.
+    """
+
+    schedule_name: str | None = None
+    tags: frozenset[str] | None = None
+    model_names: frozenset[str] | None = None
+    max_concurrent: int | None = None
+    dry_run: bool = False
+    wait_for_lock: bool = False
+    force_check: bool = False
+    trigger: str = "manual"
+
+
+class Runner:
+    """Runs one session. Build it, then call ``run()`` once.
+
+    Args:
+        settings: the effective configuration.
+        observer: receives progress events.
+        token: the Hub token or ``None`` (never stored or logged).
+        stop: set it (from a signal handler) to stop after the current chunk; partial files
+            are kept for the next run.
+        retry_base_delay: the first backoff, in seconds (tests and benchmarks lower it).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        observer: RunObserver,
+        *,
+        token: str | None,
+        stop: threading.Event | None = None,
+        retry_base_delay: float = 1.0,
+    ) -> None:
+        self.settings = settings
+        self.observer = observer
+        self.stop = stop or threading.Event()
+        self.client = HubClient(
+            settings.endpoint, token, request_timeout=float(settings.stall_timeout_seconds)
+        )
+        self.policy = RetryPolicy(
+            max_retries=settings.max_retries, base_delay=retry_base_delay, stop=self.stop
+        )
+
+    def plan(self, catalog: Catalog, store: Store, options: RunOptions) -> list[ModelPlan]:
+        """Select the candidates and ask the Hub what each needs; admit what fits on disk.
+
+        Returns:
+            The plans in download order.
+        """
+        tags = options.tags
+        rows = {row.name: row for row in store.list_models(include_removed=False)}
+        candidates = select_candidates(
+            catalog.models,
+            rows,
+            check_frequency=catalog.settings.check_frequency,
+            now=now_utc(),
+            tags=tags,
+            names=options.model_names,
+            force_check=options.force_check,
+        )
+        cache_dir = self.settings.download_directory
+
+        def verified(model_name: str, commit_sha: str) -> bool:
+            records = store.files_for(model_name, commit_sha)
+            if not records:
+                return False
+            repo_cache = RepoCache(cache_dir, model_name)
+            return repo_cache.snapshot_complete(
+                commit_sha, ((record.path, record.etag, record.size) for record in records)
+            )
+
+        plans = [
+            plan_model(
+                candidate,
+                self.client,
+                cache_dir,
+                snapshot_is_verified=verified,
+                call=lambda action: call_with_retries(action, self.policy),
+            )
+            for candidate in candidates
+        ]
+        admit(
+            plans,
+            cache_dir=cache_dir,
+            max_total_size=catalog.settings.max_total_size_bytes,
+            managed_names=catalog.names(),
+        )
+        return plans
+
+    def dry_run(self, options: RunOptions) -> list[ModelPlan]:
+        """Plan without downloading, locking or recording a session.
+
+        Returns:
+            The plans, in download order, with sizes and admission decisions.
+        """
+        catalog = load_catalog(self.settings.models_file)
+        store = Store(self.settings.db_path)
+        try:
+            return self.plan(catalog, store, options)
+        finally:
+            store.close()
+
+    def run(self, options: RunOptions) -> RunResult:
+        """Run the session: lock, recover, sync, plan, download, record.
+
+        Returns:
+            The result; ``status`` is ``completed``, ``failed`` or ``interrupted``.
+
+        Raises:
+            LockedError: another run holds the lock (exit 75).
+            ConfigError, CatalogError, CatalogNotFound, StoreError: before anything starts.
+        """
+        started = time.monotonic()
+        catalog = load_catalog(self.settings.models_file)
+        lock = RunLock(self.settings.state_directory, wait=options.wait_for_lock)
+        with lock:
+            store = Store(self.settings.db_path)
+            try:
+                return self._run_locked(catalog, store, options, started)
+            finally:
+                store.close()
+
+    def _run_locked(
+        self, catalog: Catalog, store: Store, options: RunOptions, started: float
+    ) -> RunResult:
+        # We hold the lock, so any session still "running" belongs to a process that died.
+        store.recover_interrupted(all_running=True)
+        store.sync_catalog(catalog)
+        options = self._apply_schedule(store, options)
+        session_id = store.start_session(
+            trigger=options.trigger,
+            schedule_name=options.schedule_name,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            invocation_id=os.environ.get("INVOCATION_ID"),
+        )
+        try:
+            plans = self.plan(catalog, store, options)
+            self.observer.run_started(session_id, [plan.name for plan in plans])
+            outcomes = self._execute(store, session_id, plans, options)
+        except Cancelled:
+            store.finish_session(session_id, "interrupted", error="stopped by a signal")
+            raise
+        except BaseException as error:
+            store.finish_session(session_id, "failed", error=str(error))
+            raise
+        cancelled = self.stop.is_set()
+        failed = any(outcome.status in ("failed", "skipped") for outcome in outcomes)
+        status = "interrupted" if cancelled else ("failed" if failed else "completed")
+        store.finish_session(session_id, status)
+        result = RunResult(
+            session_id=session_id,
+            status=status,
+            outcomes=tuple(outcomes),
+            bytes_downloaded=sum(outcome.bytes_downloaded for outcome in outcomes),
+            duration_seconds=time.monotonic() - started,
+        )
+        self.observer.run_finished(result)
+        return result
+
+    def _apply_schedule(self, store: Store, options: RunOptions) -> RunOptions:
+        """Fold a schedule's tag filter and concurrency into the options."""
+        if options.schedule_name is None:
+            return options
+        schedule = store.get_schedule(options.schedule_name)
+        if schedule is None:
+            return options
+        tags = options.tags
+        if tags is None and schedule.tags:
+            tags = frozenset(schedule.tags)
+        max_concurrent = options.max_concurrent or schedule.max_concurrent_downloads
+        return RunOptions(
+            schedule_name=options.schedule_name,
+            tags=tags,
+            model_names=options.model_names,
+            max_concurrent=max_concurrent,
+            dry_run=options.dry_run,
+            wait_for_lock=options.wait_for_lock,
+            force_check=options.force_check,
+            trigger=options.trigger,
+        )
+
+    def _execute(
+        self, store: Store, session_id: int, plans: Sequence[ModelPlan], options: RunOptions
+    ) -> list[ModelOutcome]:
+        """Record the plans that need no transfer, download the others concurrently."""
+        outcomes: dict[str, ModelOutcome] = {}
+        downloader = ModelDownloader(
+            settings=self.settings,
+            client=self.client,
+            store=store,
+            session_id=session_id,
+            observer=self.observer,
+            policy=self.policy,
+        )
+        to_download: list[ModelPlan] = []
+        for plan in plans:
+            if plan.action in ("download", "link"):
+                to_download.append(plan)
+                continue
+            outcome = downloader.record_without_transfer(plan)
+            outcomes[plan.name] = outcome
+            self.observer.model_finished(outcome)
+        workers = max(1, options.max_concurrent or self.settings.concurrent_downloads)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hfdl-download") as pool:
+            futures = {
+                plan.name: pool.submit(self._download_and_report, downloader, plan)
+                for plan in to_download
+            }
+            for name, future in futures.items():
+                outcomes[name] = future.result()
+        # Report in plan order (priority order), whatever order the threads finished in.
+        return [outcomes[plan.name] for plan in plans if plan.name in outcomes]
+
+    def _download_and_report(self, downloader: ModelDownloader, plan: ModelPlan) -> ModelOutcome:
+        """Worker body: download one model and report its outcome as soon as it is known."""
+        outcome = downloader.download(plan)
+        self.observer.model_finished(outcome)
+        return outcome

@@ -1,0 +1,109 @@
+"""Which catalog models a run takes, and in what order. Pure functions: no I/O, no network."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from hfdl.catalog import CatalogModel
+from hfdl.hub.cache import is_commit_sha
+from hfdl.store import ModelRow
+
+PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+# How long a completed model stays fresh before a run asks the Hub whether its revision moved.
+CHECK_PERIODS = {
+    "daily": timedelta(days=1),
+    "weekly": timedelta(days=7),
+    "monthly": timedelta(days=30),
+}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A model a run will look at, and why: ``new``, ``pending``, ``failed`` or ``update-check``."""
+
+    model: CatalogModel
+    reason: str
+    known_commit: str | None
+
+
+def select_candidates(
+    models: Iterable[CatalogModel],
+    rows: Mapping[str, ModelRow],
+    *,
+    check_frequency: str,
+    now: datetime,
+    tags: frozenset[str] | None = None,
+    names: frozenset[str] | None = None,
+    force_check: bool = False,
+) -> list[Candidate]:
+    """Choose the models a run works on.
+
+    Enabled models are taken when they are new, pending, failed, or completed but due for an
+    update check (``check_frequency`` since the last check; a pinned commit is never due).
+    Order: priority high, medium, low; then catalog order.
+
+    Args:
+        models: the catalog's models.
+        rows: the DB state of each model by name (a model absent here is new).
+        check_frequency: ``daily``, ``weekly`` or ``monthly``.
+        now: the current time (timezone-aware UTC).
+        tags: when given, only models with at least one of these tags.
+        names: when given, only these models (enabled or not).
+        force_check: treat every completed model as due for a check.
+
+    Returns:
+        The candidates, in download order.
+    """
+    period = CHECK_PERIODS.get(check_frequency, CHECK_PERIODS["daily"])
+    chosen: list[Candidate] = []
+    for model in models:
+        if names is not None:
+            if model.name not in names:
+                continue
+        elif not model.enabled:
+            continue
+        if tags is not None and not tags.intersection(model.tags):
+            continue
+        row = rows.get(model.name)
+        reason = _reason(model, row, period=period, now=now, force_check=force_check)
+        if reason is not None:
+            chosen.append(
+                Candidate(model=model, reason=reason, known_commit=row.commit_sha if row else None)
+            )
+    chosen.sort(
+        key=lambda candidate: (
+            PRIORITY_RANK.get(candidate.model.priority, 1),
+            candidate.model.index,
+        )
+    )
+    return chosen
+
+
+def _reason(
+    model: CatalogModel,
+    row: ModelRow | None,
+    *,
+    period: timedelta,
+    now: datetime,
+    force_check: bool,
+) -> str | None:
+    if row is None:
+        return "new"
+    if row.status in ("pending", "downloading"):
+        return "pending"
+    if row.status == "failed":
+        return "failed"
+    if row.revision != model.revision or row.commit_sha is None:
+        return "pending"
+    if force_check:
+        return "update-check"
+    if is_commit_sha(model.revision):
+        # A pinned commit never moves: nothing to check.
+        return None
+    last_checked = row.last_checked_at
+    if last_checked is None or now - last_checked >= period:
+        return "update-check"
+    return None

@@ -1,0 +1,31 @@
+"""The :class:`Store`: hfdl's SQLite state database."""
+
+from __future__ import annotations
+
+from hfdl.store.models import ModelsMixin
+from hfdl.store.schedules import SchedulesMixin
+from hfdl.store.sessions import SessionsMixin
+
+
+class Store(ModelsMixin, SessionsMixin, SchedulesMixin):
+    """hfdl's state: models' download state, sessions, attempts, files and schedules.
+
+    ``Store(db_path)`` opens (or creates, mode 0600) the SQLite file, enables WAL, sets a
+    5 s busy timeout and foreign keys, and applies pending schema migrations; see
+    :class:`hfdl.store.db.Database` for the errors it raises. One instance may be shared by
+    several threads. Use it as a context manager, or call :meth:`close`.
+
+    The store never holds a Hub token: nothing here takes one.
+
+    Method groups:
+
+    * catalog and model state (:class:`~hfdl.store.models.ModelsMixin`): ``sync_catalog``,
+      ``get_model``, ``list_models``, ``count_models_by_status``, ``set_model_status``,
+      ``record_file``, ``files_for``;
+    * runs (:class:`~hfdl.store.sessions.SessionsMixin`): ``start_session``,
+      ``finish_session``, ``start_attempt``, ``update_attempt_progress``, ``finish_attempt``,
+      ``recover_interrupted``, ``get_session``, ``latest_session``, ``running_session``,
+      ``attempts_for_session``, ``attempts_for_model``, ``recent_failures``;
+    * schedules (:class:`~hfdl.store.schedules.SchedulesMixin`): ``create_schedule``,
+      ``list_schedules``, ``get_schedule``, ``update_schedule``, ``delete_schedule``.
+    """

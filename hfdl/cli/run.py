@@ -74,6 +74,9 @@ def run_command(
 
         plans = runner.dry_run(options)
         print_plans(plans, as_json=json_output)
+        refused = [plan.name for plan in plans if plan.action in ("error", "skip")]
+        if refused:
+            raise RunFailed(f"{len(refused)} model(s) could not be planned: {', '.join(refused)}")
         return 0
     _install_stop_handlers(stop)
     result = runner.run(options)

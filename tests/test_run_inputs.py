@@ -143,12 +143,14 @@ def test_missing_catalog_exits_66(workspace: Workspace) -> None:
 
 
 def test_db_status_wins_over_json_status(workspace: Workspace, hub: HubServer) -> None:
-    repo_id, commit = small_repo(hub)
+    repo_id, _ = small_repo(hub)
     other_id, _ = small_repo(hub)
-    # A JSON status seeds a model the DB has never seen: "completed" means nothing to fetch...
+    # A JSON status seeds a model the DB has never seen. "completed" with no commit on disk
+    # is not trusted: the run fetches and verifies it.
     workspace.write_catalog([{"name": repo_id}, {"name": other_id, "status": "completed"}])
     assert workspace.hfdl("run").returncode == 0
     assert workspace.model_row(repo_id)["status"] == "completed"
+    assert workspace.model_row(other_id)["commit_sha"] is not None
     # ...and once the DB knows a model, the file's status does not override it.
     workspace.write_catalog([{"name": repo_id, "status": "pending"}])
     hub.clear_requests()

@@ -6,7 +6,7 @@ import typer
 
 from hfdl import __version__
 from hfdl.cli.context import AppContext
-from hfdl.cli.options import ConfigOption, DebugOption, QuietOption, VerboseOption
+from hfdl.cli.options import ConfigOption, DebugOption, QuietOption, ScopeOption, VerboseOption
 
 app = typer.Typer(
     name="hfdl",
@@ -29,6 +29,7 @@ def _print_version(value: bool) -> None:
 def main_options(
     context: typer.Context,
     config: ConfigOption = None,
+    user_scope: ScopeOption = None,
     verbose: VerboseOption = False,
     quiet: QuietOption = False,
     debug: DebugOption = False,
@@ -41,12 +42,16 @@ def main_options(
     ),
 ) -> None:
     """hfdl: scheduled, verified Hugging Face model downloads, run by systemd."""
-    context.obj = AppContext(config_path=config, verbose=verbose, quiet=quiet, debug=debug)
+    context.obj = AppContext(
+        config_path=config, user_scope=user_scope, verbose=verbose, quiet=quiet, debug=debug
+    )
 
 
 def _register() -> None:
     # Imported here, after `app` exists, because each command module decorates `app`.
+    from hfdl.cli import lifecycle as _lifecycle  # noqa: F401
     from hfdl.cli import run as _run  # noqa: F401
+    from hfdl.cli import status as _status  # noqa: F401
 
 
 _register()

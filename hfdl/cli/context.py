@@ -19,10 +19,19 @@ class AppContext:
     """
 
     config_path: Path | None = None
+    user_scope: bool | None = None
     verbose: bool = False
     quiet: bool = False
     debug: bool = False
     _settings: Settings | None = field(default=None, repr=False)
+
+    def scope(self) -> str:
+        """``user`` or ``system``: from ``--user/--system``, else system for root."""
+        if self.user_scope is not None:
+            return "user" if self.user_scope else "system"
+        import os
+
+        return "system" if os.geteuid() == 0 else "user"
 
     def settings(self) -> Settings:
         """Load (once) and return the effective settings; configure logging from them.

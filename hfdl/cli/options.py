@@ -46,3 +46,12 @@ ModelOption = Annotated[
         "--model", "-m", help="Only this model, enabled or not (repeatable).", show_default=False
     ),
 ]
+ScopeOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--user/--system",
+        help="Install and control user units (systemctl --user) or system units "
+        "(/etc/systemd/system). Default: system when run as root, user otherwise.",
+        show_default=False,
+    ),
+]

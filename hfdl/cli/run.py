@@ -16,7 +16,7 @@ from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption, ModelOption, ScheduleOption, TagOption
 
 if TYPE_CHECKING:
-    from hfdl.services.events import LogObserver
+    from hfdl.services.events import RunObserver
 
 
 @app.command("run")
@@ -88,15 +88,16 @@ def run_command(
     return 0
 
 
-def _make_observer(json_output: bool) -> LogObserver:
+def _make_observer(json_output: bool) -> RunObserver:
     """Progress bars on an interactive terminal; plain log lines anywhere else."""
     from hfdl.services.events import LogObserver
+    from hfdl.services.notify import wrap_for_systemd
 
     if not json_output and sys.stderr.isatty() and not os.environ.get("JOURNAL_STREAM"):
         from hfdl.cli.progress import ProgressObserver
 
-        return ProgressObserver()
-    return LogObserver()
+        return wrap_for_systemd(ProgressObserver())
+    return wrap_for_systemd(LogObserver())
 
 
 def _install_stop_handlers(stop: threading.Event) -> None:

@@ -1,0 +1,182 @@
+"""Talking to systemd through ``systemctl``, for one scope (user or system manager).
+
+``systemctl`` is the interface administrators already know, it works the same for the user
+and the system manager, and its exit codes are stable; hfdl calls it rather than D-Bus so
+that what hfdl does can be reproduced by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from hfdl.errors import SystemdError
+
+SYSTEMCTL_TIMEOUT_SECONDS = 60
+SCOPES = ("user", "system")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which systemd manager hfdl installs into: ``user`` or ``system``."""
+
+    name: str
+    environ: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.name not in SCOPES:
+            raise ValueError(f"scope must be user or system, not {self.name!r}")
+
+    @property
+    def is_user(self) -> bool:
+        """Whether this is the user manager (``systemctl --user``)."""
+        return self.name == "user"
+
+    @property
+    def unit_dir(self) -> Path:
+        """Where hfdl writes its generated unit files.
+
+        User scope: ``$XDG_CONFIG_HOME/systemd/user`` (default ``~/.config/systemd/user``);
+        system scope: ``/etc/systemd/system`` (the administrator's directory, as it must be
+        for units that are not shipped by a package).
+        """
+        if not self.is_user:
+            return Path("/etc/systemd/system")
+        environ = self.environ if self.environ is not None else os.environ
+        config_home = environ.get("XDG_CONFIG_HOME") or str(
+            Path(environ.get("HOME") or Path.home()) / ".config"
+        )
+        return Path(config_home) / "systemd" / "user"
+
+    def systemctl_command(self) -> list[str]:
+        """``systemctl`` with the scope flag."""
+        return ["systemctl", "--user"] if self.is_user else ["systemctl"]
+
+
+class Systemctl:
+    """Runs ``systemctl`` for one scope and turns failures into ``SystemdError``.
+
+    Args:
+        scope: user or system manager.
+    """
+
+    def __init__(self, scope: Scope) -> None:
+        self.scope = scope
+
+    def _run(
+        self, arguments: Sequence[str], *, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        command = [*self.scope.systemctl_command(), *arguments]
+        if shutil.which(command[0]) is None:
+            raise SystemdError(
+                "systemctl is not installed",
+                hint="on hosts without systemd use `hfdl start --foreground`",
+            )
+        environ = dict(self.scope.environ) if self.scope.environ is not None else None
+        try:
+            result = subprocess.run(
+                command,
+                capture_output=True,
+                text=True,
+                timeout=SYSTEMCTL_TIMEOUT_SECONDS,
+                check=False,
+                env=environ,
+            )
+        except subprocess.TimeoutExpired as error:
+            raise SystemdError(
+                f"`{' '.join(command)}` did not answer within {SYSTEMCTL_TIMEOUT_SECONDS}s"
+            ) from error
+        if check and result.returncode != 0:
+            detail = (result.stderr or result.stdout).strip()
+            raise SystemdError(
+                f"`{' '.join(command)}` failed (exit {result.returncode}): {detail}",
+                hint=self._hint(detail),
+            )
+        return result
+
+    def _hint(self, detail: str) -> str | None:
+        lowered = detail.lower()
+        if "failed to connect to bus" in lowered or "not been booted with systemd" in lowered:
+            if self.scope.is_user:
+                return (
+                    "no systemd user manager is reachable: log in through a session that has "
+                    "one (or set XDG_RUNTIME_DIR), use --system as root, or run "
+                    "`hfdl start --foreground` on hosts without systemd"
+                )
+            return "systemd is not running here: use `hfdl start --foreground` instead"
+        if "access denied" in lowered or "interactive authentication" in lowered:
+            return "system units need root: run with sudo, or use --user"
+        return None
+
+    def available(self) -> tuple[bool, str]:
+        """Whether the manager answers; ``(False, reason)`` otherwise. Never raises."""
+        try:
+            result = self._run(["show-environment"], check=False)
+        except SystemdError as error:
+            return False, error.message
+        if result.returncode != 0:
+            return False, (result.stderr or result.stdout).strip() or "systemctl failed"
+        return True, ""
+
+    def daemon_reload(self) -> None:
+        """Make the manager re-read unit files."""
+        self._run(["daemon-reload"])
+
+    def enable_now(self, units: Sequence[str]) -> None:
+        """Enable and start these units."""
+        if units:
+            self._run(["enable", "--now", *units])
+
+    def disable_now(self, units: Sequence[str]) -> None:
+        """Stop and disable these units (missing ones are ignored)."""
+        if units:
+            self._run(["disable", "--now", *units], check=False)
+
+    def stop(self, units: Sequence[str]) -> None:
+        """Stop these units, or unit patterns such as ``hfdl-run@*.service``."""
+        if units:
+            self._run(["stop", *units], check=False)
+
+    def reset_failed(self, units: Sequence[str]) -> None:
+        """Forget the failed state of these units (after they are removed)."""
+        if units:
+            self._run(["reset-failed", *units], check=False)
+
+    def start(self, unit: str, *, wait: bool = False) -> None:
+        """Start a unit; ``wait`` blocks until a oneshot finishes."""
+        self._run(["start", *([] if wait else ["--no-block"]), unit])
+
+    def show(self, unit: str, properties: Sequence[str]) -> dict[str, str]:
+        """Return unit properties (timestamps as ``@<unix seconds>``; empty when unset)."""
+        result = self._run(
+            ["show", "--timestamp=unix", unit, *(f"--property={name}" for name in properties)],
+            check=False,
+        )
+        values: dict[str, str] = {}
+        for line in result.stdout.splitlines():
+            key, _, value = line.partition("=")
+            values[key] = value
+        return values
+
+    def is_enabled(self, unit: str) -> bool:
+        """Whether the unit is enabled."""
+        result = self._run(["is-enabled", unit], check=False)
+        return result.returncode == 0 and result.stdout.strip() in ("enabled", "enabled-runtime")
+
+
+def parse_timestamp(value: str | None) -> datetime | None:
+    """Turn ``systemctl show --timestamp=unix`` output (``@1733320800``) into a UTC datetime."""
+    if not value or not value.startswith("@"):
+        return None
+    try:
+        seconds = float(value[1:])
+    except ValueError:
+        return None
+    if seconds <= 0:
+        return None
+    return datetime.fromtimestamp(seconds, UTC)

@@ -50,12 +50,15 @@ def run_command(
     Exit status: 0 when every selected model completed or was up to date, 1 when any
     failed, 75 when another run holds the lock.
     """
+    app_context: AppContext = context.obj
+    settings = app_context.settings()
+    # huggingface_hub reads HF_ENDPOINT once, at import: make the library's own calls (its
+    # user-agent probe, its defaults) go to the configured endpoint, never to another Hub.
+    os.environ["HF_ENDPOINT"] = settings.endpoint
     from hfdl.errors import RunFailed
     from hfdl.services.run import Runner, RunOptions
     from hfdl.token import read_token
 
-    app_context: AppContext = context.obj
-    settings = app_context.settings()
     options = RunOptions(
         schedule_name=schedule,
         tags=frozenset(tag) if tag else None,

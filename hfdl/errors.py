@@ -122,6 +122,37 @@ class DuplicateModel(HfdlError):
     exit_code = EX_DATAERR
 
 
+class InvalidSchedule(ValidationError):
+    """A schedule's fields are invalid (name, type, time, day, concurrency, tags)."""
+
+    exit_code = EX_DATAERR
+
+    def __init__(self, problems: list[Problem], *, hint: str | None = None) -> None:
+        super().__init__(problems, what="invalid schedule", hint=hint)
+
+
+class ScheduleNotFound(HfdlError):
+    """No schedule has the id or name given."""
+
+    exit_code = EX_DATAERR
+
+
+class DuplicateSchedule(HfdlError):
+    """A schedule with that name already exists."""
+
+    exit_code = EX_DATAERR
+
+
+class UnsafeUnitValue(HfdlError):
+    """A value would break a generated systemd unit file (newline, control character, '=').
+
+    Validation keeps such values out of the database; this is the last line of defence,
+    raised while rendering, so that no value can ever add a line to a unit file.
+    """
+
+    exit_code = EX_DATAERR
+
+
 class StoreError(HfdlError):
     """The SQLite state database cannot be opened, created or migrated."""
 

@@ -19,8 +19,9 @@ import pytest
 
 from tests.hubserver import HubServer
 
-# Fixtures defined in helper modules: `workspace` (a throw-away hfdl installation).
-pytest_plugins = ["tests.workspace"]
+# Fixtures defined in helper modules: `workspace` (a throw-away hfdl installation),
+# `systemd_user`/`systemd` (the private systemd user manager and journald of the systemd tier).
+pytest_plugins = ["tests.workspace", "tests.systemd_harness"]
 
 # Set for the whole session. HF_HUB_DISABLE_TELEMETRY also stops the library from fetching
 # `{HF_ENDPOINT}/api/agent-harnesses` from huggingface.co to build its user-agent.
@@ -67,6 +68,27 @@ def _isolate_hf_environment() -> tuple[Path, dict[str, str | None]]:
 # Must run before anything imports huggingface_hub (or an hfdl module that does): import
 # those inside fixtures and tests, never at the top of this file.
 _HF_HOME, _SAVED_ENV = _isolate_hf_environment()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Re-run this pytest inside a private mount namespace, for the systemd tier.
+
+    Runs before pytest configures anything. It lives here, not in the harness, because only
+    this module knows the environment pytest was started with (the isolation above changed
+    it) and the temporary HF_HOME to delete before the process is replaced.
+    """
+    from tests.systemd_harness import reexec_in_private_namespace
+
+    original = dict(os.environ)
+    for name, value in _SAVED_ENV.items():
+        if value is None:
+            original.pop(name, None)
+        else:
+            original[name] = value
+    reexec_in_private_namespace(
+        config, original, before_exec=lambda: shutil.rmtree(_HF_HOME, ignore_errors=True)
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -18,7 +18,13 @@ from typing import Any
 import pytest
 
 from hfdl.catalog import Catalog, catalog_from_document
-from hfdl.errors import ModelNotFound, StoreError, UsageError
+from hfdl.errors import (
+    DuplicateSchedule,
+    InvalidSchedule,
+    ModelNotFound,
+    ScheduleNotFound,
+    StoreError,
+)
 from hfdl.store import Store
 from hfdl.store import migrations as migrations_module
 from hfdl.store.migrations import Migration, run_statements
@@ -420,7 +426,7 @@ def test_concurrent_progress_updates_from_threads(synced: Store) -> None:
 
 
 def test_schedule_crud(store: Store) -> None:
-    nightly = store.create_schedule("nightly", "daily", "3:30", tags=["nlp", "nlp"])
+    nightly = store.create_schedule("nightly", "daily", "3:30", tags=["nlp"])
     assert (nightly.time, nightly.day, nightly.tags, nightly.enabled, nightly.active) == (
         "03:30",
         None,
@@ -438,9 +444,9 @@ def test_schedule_crud(store: Store) -> None:
     assert store.get_schedule(str(weekly.id)) == weekly
     assert store.get_schedule("nope") is None
 
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(DuplicateSchedule, match="already exists"):
         store.create_schedule("nightly", "daily", "04:00")
-    with pytest.raises(UsageError, match="already exists"):
+    with pytest.raises(DuplicateSchedule, match="already exists"):
         store.update_schedule("weekend", name="nightly")
 
     changed = store.update_schedule("weekend", schedule_type="daily", active=True)
@@ -457,32 +463,39 @@ def test_schedule_crud(store: Store) -> None:
     deleted = store.delete_schedule("nightly")
     assert deleted.name == "nightly"
     assert [row.name for row in store.list_schedules()] == ["late"]
-    with pytest.raises(UsageError, match="no schedule"):
+    with pytest.raises(ScheduleNotFound, match="no schedule"):
         store.delete_schedule("nightly")
-    with pytest.raises(UsageError, match="no schedule"):
+    with pytest.raises(ScheduleNotFound, match="no schedule"):
         store.update_schedule("nightly", enabled=False)
 
 
 @pytest.mark.parametrize(
     ("arguments", "fragment"),
     [
-        ({"name": "bad name", "schedule_type": "daily", "time": "03:00"}, "invalid schedule name"),
-        ({"name": "x", "schedule_type": "hourly", "time": "03:00"}, "invalid schedule type"),
-        ({"name": "x", "schedule_type": "daily", "time": "24:00"}, "invalid time"),
-        ({"name": "x", "schedule_type": "daily", "time": "3pm"}, "invalid time"),
+        ({"name": "bad name", "schedule_type": "daily", "time": "03:00"}, "not a valid schedule"),
+        ({"name": "Upper", "schedule_type": "daily", "time": "03:00"}, "not a valid schedule"),
+        ({"name": "2024", "schedule_type": "daily", "time": "03:00"}, "digits only"),
+        ({"name": "x", "schedule_type": "hourly", "time": "03:00"}, "not a schedule type"),
+        ({"name": "x", "schedule_type": "daily", "time": "24:00"}, "not a time"),
+        ({"name": "x", "schedule_type": "daily", "time": "3pm"}, "not a time"),
         ({"name": "x", "schedule_type": "weekly", "time": "03:00"}, "needs a day"),
-        ({"name": "x", "schedule_type": "weekly", "time": "03:00", "day": "Funday"}, "invalid day"),
+        (
+            {"name": "x", "schedule_type": "weekly", "time": "03:00", "day": "Funday"},
+            "not a day of the week",
+        ),
         ({"name": "x", "schedule_type": "daily", "time": "03:00", "day": "Mon"}, "daily schedule"),
         (
             {"name": "x", "schedule_type": "daily", "time": "03:00", "max_concurrent_downloads": 0},
             "max_concurrent_downloads",
         ),
+        ({"name": "x", "schedule_type": "daily", "time": "03:00", "tags": ["a", "a"]}, "duplicate"),
+        ({"name": "x", "schedule_type": "daily", "time": "03:00", "tags": ["a=b"]}, "="),
     ],
 )
 def test_invalid_schedules_are_refused(
     store: Store, arguments: dict[str, Any], fragment: str
 ) -> None:
-    with pytest.raises(UsageError, match=fragment):
+    with pytest.raises(InvalidSchedule, match=fragment):
         store.create_schedule(**arguments)
     assert store.list_schedules() == []
 

@@ -95,6 +95,8 @@ class Workspace:
             if not key.startswith(("HFDL_", "HF_DOWNLOADER_", "INVOCATION_ID", "JOURNAL_STREAM"))
             and key not in ("HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "HF_ENDPOINT")
         }
+        # User units go to $XDG_CONFIG_HOME/systemd/user: never the real home's.
+        env["XDG_CONFIG_HOME"] = str(self.root / "xdg-config")
         env["HF_HUB_DISABLE_TELEMETRY"] = "1"
         env["PYTHONUNBUFFERED"] = "1"
         if extra:

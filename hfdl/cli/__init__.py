@@ -33,6 +33,12 @@ def main(argv: list[str] | None = None) -> NoReturn:
     """
     import click
 
+    # Typer (>= 0.29) raises the errors of its own vendored copy of Click, which are not
+    # click's classes: both kinds are usage errors (exit 2), exits and aborts.
+    from typer.exceptions import Abort as TyperAbort
+    from typer.exceptions import Exit as TyperExit
+    from typer.exceptions import TyperException
+
     from hfdl.cli.app import app
     from hfdl.errors import exit_code_for
 
@@ -41,13 +47,20 @@ def main(argv: list[str] | None = None) -> NoReturn:
     try:
         result = app(args=arguments, prog_name="hfdl", standalone_mode=False)
         code = result if isinstance(result, int) else 0
-    except click.exceptions.Exit as exit_request:
+    except (click.exceptions.Exit, TyperExit) as exit_request:
         code = exit_request.exit_code
-    except click.exceptions.Abort:
+    except (click.exceptions.Abort, TyperAbort):
         sys.stderr.write("hfdl: aborted\n")
         code = 130
     except click.ClickException as usage_error:
         usage_error.show(file=sys.stderr)
+        code = usage_error.exit_code
+    except TyperException as usage_error:
+        show = getattr(usage_error, "show", None)
+        if callable(show):
+            show(file=sys.stderr)
+        else:
+            sys.stderr.write(f"hfdl: error: {usage_error.message}\n")
         code = usage_error.exit_code
     except BaseException as error:
         if isinstance(error, SystemExit):

@@ -50,7 +50,9 @@ def main_options(
 def _register() -> None:
     # Imported here, after `app` exists, because each command module decorates `app`.
     from hfdl.cli import lifecycle as _lifecycle  # noqa: F401
+    from hfdl.cli import logs as _logs  # noqa: F401
     from hfdl.cli import run as _run  # noqa: F401
+    from hfdl.cli import schedule as _schedule  # noqa: F401
     from hfdl.cli import status as _status  # noqa: F401
 
 

@@ -44,5 +44,10 @@ class AppContext:
             from hfdl.logs import configure_logging
 
             self._settings = load_settings(self.config_path)
-            configure_logging(self._settings.log_level, verbose=self.verbose, quiet=self.quiet)
+            configure_logging(
+                self._settings.log_level,
+                verbose=self.verbose,
+                quiet=self.quiet,
+                state_directory=self._settings.state_directory,
+            )
         return self._settings

@@ -15,12 +15,9 @@ loop, so that it can:
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import httpx2
@@ -35,14 +32,13 @@ from hfdl.errors import (
     IntegrityError,
     StalledTransfer,
 )
+from hfdl.hub.body import ProgressCallback, stream_body
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.client import RemoteFile, translate_error
+from hfdl.hub.hashing import hash_file, new_hasher
 
-HASH_READ_SIZE = 8 * 1024 * 1024
 MAX_REDIRECTS = 10
 CONNECT_TIMEOUT_SECONDS = 30.0
-
-ProgressCallback = Callable[[int], None]
 
 
 @dataclass(frozen=True)
@@ -55,26 +51,6 @@ class TransferResult:
 
     resumed_from: int
     transferred: int
-
-
-def _new_hasher(remote_file: RemoteFile) -> Any:
-    if remote_file.is_lfs:
-        return hashlib.sha256()
-    # A git blob id is sha1 over a "blob <size>\0" header followed by the content.
-    hasher = hashlib.sha1(usedforsecurity=False)
-    hasher.update(b"blob %d\0" % remote_file.size)
-    return hasher
-
-
-def _hash_existing(path: os.PathLike[str], length: int, hasher: Any) -> None:
-    with open(path, "rb") as handle:
-        remaining = length
-        while remaining > 0:
-            block = handle.read(min(HASH_READ_SIZE, remaining))
-            if not block:
-                break
-            hasher.update(block)
-            remaining -= len(block)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -209,14 +185,17 @@ def _fetch_locked(
         # Longer than the file can be: not a prefix of it. Start over.
         os.truncate(incomplete, 0)
         existing = 0
-    hasher = _new_hasher(remote_file)
     if existing:
-        _hash_existing(incomplete, existing, hasher)
         progress(existing)
     resumed_from = existing
     transferred = 0
 
-    if existing < expected:
+    if existing >= expected:
+        # Complete but never published (a crash between the last byte and the rename).
+        hasher = new_hasher(remote_file)
+        hash_file(incomplete, existing, hasher)
+        digest = str(hasher.hexdigest())
+    else:
         timeout = httpx2.Timeout(
             connect=CONNECT_TIMEOUT_SECONDS, read=stall_timeout, write=stall_timeout, pool=None
         )
@@ -253,82 +232,36 @@ def _fetch_locked(
             if existing and response.status_code == 200:
                 # The server ignored our Range header: the body starts at byte 0.
                 os.truncate(incomplete, 0)
-                hasher = _new_hasher(remote_file)
                 progress(-existing)
                 existing = 0
             elif existing and response.status_code == 206:
                 content_range = response.headers.get("Content-Range", "")
                 if not content_range.startswith(f"bytes {existing}-"):
                     raise HubUnavailable(f"unexpected Content-Range {content_range!r} for {where}")
-            transferred = _stream_body(
-                response, incomplete, hasher, existing, expected, where, progress, deadline
+            digest, transferred = stream_body(
+                response,
+                incomplete,
+                remote_file,
+                existing,
+                where=where,
+                progress=progress,
+                deadline=deadline,
+                read_timeout=timeout.read,
             )
         finally:
             response.close()
 
-    _verify(incomplete, hasher, remote_file, where)
+    _verify(incomplete, digest, remote_file, where)
     os.replace(incomplete, blob)
     return TransferResult(resumed_from=resumed_from, transferred=transferred)
 
 
-def _stream_body(
-    response: httpx2.Response,
-    incomplete: os.PathLike[str],
-    hasher: Any,
-    existing: int,
-    expected: int,
-    where: str,
-    progress: ProgressCallback,
-    deadline: float | None,
-) -> int:
-    """Append the response body to the partial file, hashing as it goes; return bytes read."""
-    received = 0
-    # Unbuffered, and chunks as the network delivers them (not re-chunked): bytes received
-    # must reach the file at once, because a crash or SIGKILL would lose a user-space buffer,
-    # and those bytes are exactly what the next run resumes from.
-    with open(incomplete, "ab", buffering=0) as handle:
-        try:
-            for chunk in response.iter_raw():
-                if not chunk:
-                    continue
-                if existing + received + len(chunk) > expected:
-                    raise IntegrityError(f"the server sent more than {expected} bytes for {where}")
-                _write_all(handle, chunk)
-                hasher.update(chunk)
-                received += len(chunk)
-                progress(len(chunk))
-                if deadline is not None and time.monotonic() > deadline:
-                    raise AttemptTimeout(f"the attempt's time limit ran out during {where}")
-        except httpx2.TimeoutException as error:
-            raise StalledTransfer(
-                f"the transfer of {where} stalled (no data) after {existing + received} bytes"
-            ) from error
-        except httpx2.TransportError as error:
-            raise HubUnavailable(
-                f"the connection broke during {where} after {existing + received} bytes: {error}"
-            ) from error
-        finally:
-            # Durable before it can be renamed into place (a power loss must not leave a
-            # published blob with missing data), and kept on error for the next resume.
-            os.fsync(handle.fileno())
-    return received
-
-
-def _write_all(handle: Any, data: bytes) -> None:
-    """Write every byte (an unbuffered write may take only part of a chunk)."""
-    view = memoryview(data)
-    while view:
-        written = handle.write(view)
-        view = view[written:]
-
-
-def _verify(incomplete: os.PathLike[str], hasher: Any, remote_file: RemoteFile, where: str) -> None:
+def _verify(incomplete: os.PathLike[str], digest: str, remote_file: RemoteFile, where: str) -> None:
     size = os.stat(incomplete).st_size
     if size != remote_file.size:
         if size > remote_file.size:
             os.unlink(incomplete)
         raise HubUnavailable(f"{where} is incomplete: {size} of {remote_file.size} bytes")
-    digest = hasher.hexdigest()
     expected = remote_file.sha256 if remote_file.is_lfs else remote_file.blob_id
     if expected and digest != expected:
         os.unlink(incomplete)

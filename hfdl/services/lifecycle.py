@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -19,9 +18,9 @@ from typing import Any
 from hfdl.config import Settings
 from hfdl.errors import SystemdError
 from hfdl.hub.cache import atomic_write_text
-from hfdl.store import ScheduleRow, Store
+from hfdl.store import Store
 from hfdl.systemd.manager import Scope, Systemctl, parse_timestamp
-from hfdl.systemd.units import UnitFile, is_generated, render_units
+from hfdl.systemd.units import UnitFile, default_executable, is_generated, render_units
 
 RUN_SERVICE_TEMPLATE = "hfdl-run@.service"
 TIMER_PREFIX = "hfdl-"
@@ -100,27 +99,6 @@ def _iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
-def hfdl_executable() -> Path:
-    """The absolute path of the ``hfdl`` command a unit should run.
-
-    The console script next to this interpreter (a venv's ``bin/hfdl`` or ``/usr/bin/hfdl``)
-    is preferred over ``$PATH``, which a service does not share with the shell.
-
-    Raises:
-        SystemdError: no ``hfdl`` executable can be found.
-    """
-    beside = Path(sys.executable).parent / "hfdl"
-    if beside.is_file() and os.access(beside, os.X_OK):
-        return beside.absolute()
-    found = shutil.which("hfdl")
-    if found:
-        return Path(found).absolute()
-    raise SystemdError(
-        "cannot find the hfdl executable to put in the service unit",
-        hint="install hfdl so that `hfdl` is on PATH (pip, uv tool, or the .deb)",
-    )
-
-
 def generated_units(unit_dir: Path) -> dict[str, Path]:
     """hfdl's generated unit files in ``unit_dir``, by unit name."""
     found: dict[str, Path] = {}
@@ -161,21 +139,18 @@ def _write_units(unit_dir: Path, files: list[UnitFile], report: LifecycleReport)
         report.written.append(unit.name)
 
 
-def _schedules(store: Store, settings: Settings) -> list[ScheduleRow]:
-    from hfdl.services.schedules import ensure_default_schedule
+def started_marker(settings: Settings, scope: Scope) -> Path:
+    """The file whose presence means ``hfdl start`` handed the schedules to this scope.
 
-    ensure_default_schedule(store, settings)
-    return store.list_schedules()
+    A marker rather than asking systemd, because "started" must survive the moment when no
+    schedule is enabled (and so no timer is installed) between two schedule edits.
+    """
+    return settings.state_directory / f"started-{scope.name}"
 
 
-def is_started(scope: Scope) -> bool:
-    """Whether hfdl's timers are installed and at least one is enabled in this scope."""
-    units = generated_units(scope.unit_dir)
-    timers = [name for name in units if name.endswith(".timer")]
-    if not timers:
-        return False
-    systemctl = Systemctl(scope)
-    return any(systemctl.is_enabled(timer) for timer in timers)
+def is_started(settings: Settings, scope: Scope) -> bool:
+    """Whether ``hfdl start`` is in force for this scope (until ``hfdl stop``)."""
+    return started_marker(settings, scope).exists()
 
 
 def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -> LifecycleReport:
@@ -195,7 +170,7 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
         SystemdError: systemd is unreachable, or a foreign file is in the way.
     """
     report = LifecycleReport(scope=scope.name, unit_dir=scope.unit_dir)
-    if start is None and not is_started(scope):
+    if start is None and not is_started(settings, scope):
         report.notes.append("hfdl is not started in this scope: run `hfdl start` to install timers")
         return report
     systemctl = Systemctl(scope)
@@ -208,7 +183,13 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
         )
     store = Store(settings.db_path)
     try:
-        schedules = _schedules(store, settings)
+        if start:
+            # Only `hfdl start` seeds the default schedule: after a user deletes their last
+            # schedule, a sync must not bring `default` back behind their back.
+            from hfdl.services.schedules import ensure_default_schedule
+
+            ensure_default_schedule(store, settings)
+        schedules = store.list_schedules()
     finally:
         store.close()
     wanted = [schedule for schedule in schedules if schedule.enabled]
@@ -216,7 +197,7 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
     files = render_units(
         wanted,
         scope=scope.name,
-        executable=hfdl_executable(),
+        executable=default_executable(),
         config_path=config_path,
         settings=settings,
     )
@@ -236,6 +217,10 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
     timers = [timer_name(schedule.name) for schedule in wanted]
     systemctl.enable_now(timers)
     report.enabled.extend(timers)
+    if start:
+        marker = started_marker(settings, scope)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
     report.timers = timer_states(scope, [schedule.name for schedule in schedules])
     if scope.is_user:
         note = linger_note()
@@ -258,6 +243,7 @@ def stop(settings: Settings, scope: Scope) -> LifecycleReport:
     pid = stop_foreground(settings)
     if pid is not None:
         report.notes.append(f"stopped the foreground scheduler (pid {pid})")
+    started_marker(settings, scope).unlink(missing_ok=True)
     timers = [name for name in generated_units(scope.unit_dir) if name.endswith(".timer")]
     if not timers:
         report.notes.append("no hfdl timers are installed in this scope")

@@ -291,6 +291,19 @@ class SessionsMixin(Database):
         """Return the most recently started session, or ``None`` if there was none."""
         return self._one_session(select(*_SESSION_ROW_COLUMNS).order_by(sessions.c.id.desc()))
 
+    def latest_session_for_schedule(self, schedule_name: str) -> SessionRow | None:
+        """Return the most recently started session of a schedule, or ``None``.
+
+        Args:
+            schedule_name: the name the session was started with (``hfdl run --schedule``);
+                sessions keep it after the schedule is deleted or renamed.
+        """
+        return self._one_session(
+            select(*_SESSION_ROW_COLUMNS)
+            .where(sessions.c.schedule_name == schedule_name)
+            .order_by(sessions.c.id.desc())
+        )
+
     def running_session(self) -> SessionRow | None:
         """Return the most recently started ``running`` session, or ``None``."""
         return self._one_session(

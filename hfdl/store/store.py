@@ -24,8 +24,10 @@ class Store(ModelsMixin, SessionsMixin, SchedulesMixin):
       ``record_file``, ``files_for``;
     * runs (:class:`~hfdl.store.sessions.SessionsMixin`): ``start_session``,
       ``finish_session``, ``start_attempt``, ``update_attempt_progress``, ``finish_attempt``,
-      ``recover_interrupted``, ``get_session``, ``latest_session``, ``running_session``,
+      ``recover_interrupted``, ``get_session``, ``latest_session``,
+      ``latest_session_for_schedule``, ``running_session``,
       ``attempts_for_session``, ``attempts_for_model``, ``recent_failures``;
     * schedules (:class:`~hfdl.store.schedules.SchedulesMixin`): ``create_schedule``,
-      ``list_schedules``, ``get_schedule``, ``update_schedule``, ``delete_schedule``.
+      ``list_schedules``, ``get_schedule``, ``update_schedule``, ``activate_only``,
+      ``delete_schedule``.
     """

@@ -77,7 +77,9 @@ class Systemctl:
                 "systemctl is not installed",
                 hint="on hosts without systemd use `hfdl start --foreground`",
             )
-        environ = dict(self.scope.environ) if self.scope.environ is not None else None
+        environ = dict(self.scope.environ if self.scope.environ is not None else os.environ)
+        # systemctl prints timestamps in its own time zone; UTC makes them parseable.
+        environ["TZ"] = "UTC"
         try:
             result = subprocess.run(
                 command,
@@ -170,13 +172,25 @@ class Systemctl:
 
 
 def parse_timestamp(value: str | None) -> datetime | None:
-    """Turn ``systemctl show --timestamp=unix`` output (``@1733320800``) into a UTC datetime."""
-    if not value or not value.startswith("@"):
+    """Turn a ``systemctl show`` timestamp into a UTC datetime (``None`` when unset).
+
+    Accepts ``@<unix seconds>`` and the formatted ``Fri 2026-12-04 14:00:00 UTC`` that
+    systemd 252 prints for ``show`` whatever ``--timestamp=`` says (we run it with TZ=UTC).
+    """
+    if not value or value in ("n/a", "0"):
         return None
-    try:
-        seconds = float(value[1:])
-    except ValueError:
-        return None
-    if seconds <= 0:
-        return None
-    return datetime.fromtimestamp(seconds, UTC)
+    if value.startswith("@"):
+        try:
+            seconds = float(value[1:])
+        except ValueError:
+            return None
+        return datetime.fromtimestamp(seconds, UTC) if seconds > 0 else None
+    parts = value.split()
+    if len(parts) >= 3 and parts[-1] == "UTC":
+        try:
+            return datetime.strptime(f"{parts[-3]} {parts[-2]}", "%Y-%m-%d %H:%M:%S").replace(
+                tzinfo=UTC
+            )
+        except ValueError:
+            return None
+    return None

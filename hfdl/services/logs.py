@@ -1,0 +1,567 @@
+"""Reading hfdl's logs back: from journald (``SYSLOG_IDENTIFIER=hfdl``) and from ``hfdl.log``.
+
+Runs under systemd log to the journal; runs from a shell log to ``<state_directory>/hfdl.log``
+(see ``hfdl.logs``). ``hfdl logs`` shows both, merged by time, so a run started by hand on a
+systemd machine is not missing. Where no journald runs (a container), only the file is read,
+and :class:`LogReading` says so.
+
+The journal is read in-process with systemd-python's ``journal.Reader`` (the journal files in
+``/run/log/journal`` and ``/var/log/journal``), filtered by journal matches on
+``SYSLOG_IDENTIFIER``, ``HFDL_MODEL`` and ``HFDL_SESSION_ID``. ``--since`` understands the
+formats of systemd.time(7) that journalctl accepts (:func:`parse_since`).
+
+This module must stay cheap to import: no ``huggingface_hub``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hfdl.errors import UsageError
+from hfdl.journal import (
+    PRIORITIES_BY_NAME,
+    SYSLOG_IDENTIFIER,
+    journal_module_available,
+    journald_reachable,
+    priority_name,
+)
+from hfdl.logs import LOG_FILE_BACKUPS, parse_file_line
+
+# With --follow and no --tail, show this many records first (as journalctl -f does).
+FOLLOW_DEFAULT_TAIL = 10
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One log record of hfdl, from the journal or the log file.
+
+    ``time`` is timezone-aware (local time); ``priority`` is the syslog priority (6 = info).
+    """
+
+    time: datetime
+    priority: int
+    message: str
+    session_id: int | None = None
+    model: str | None = None
+    event: str | None = None
+    bytes: int | None = None
+    source: str = "journal"
+
+    @property
+    def level(self) -> str:
+        """The level name: ``DEBUG``, ``INFO``, ``NOTICE``, ``WARNING``, ``ERROR``, ..."""
+        return priority_name(self.priority)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``hfdl logs --json``: the journal fields, lower-cased, unprefixed."""
+        return {
+            "time": self.time.isoformat(timespec="microseconds"),
+            "level": self.level,
+            "message": self.message,
+            "session_id": self.session_id,
+            "model": self.model,
+            "event": self.event,
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class LogQuery:
+    """Which records to show.
+
+    Attributes:
+        tail: only the last N matching records (``None``: all).
+        session_id: only this session's records.
+        model: only this model's records.
+        since: only records at or after this moment.
+    """
+
+    tail: int | None = None
+    session_id: int | None = None
+    model: str | None = None
+    since: datetime | None = None
+
+    def matches(self, record: LogRecord) -> bool:
+        """Whether ``record`` passes the filters (the journal applies them itself)."""
+        if self.session_id is not None and record.session_id != self.session_id:
+            return False
+        if self.model is not None and record.model != self.model:
+            return False
+        return self.since is None or record.time >= self.since
+
+
+@dataclass
+class LogReading:
+    """What :func:`read_logs` found.
+
+    Attributes:
+        records: matching records, oldest first.
+        journal: whether the journal was read (``False``: no journald here).
+        log_file: the log file looked at.
+        notes: things to tell the user on stderr (where records came from, or not).
+    """
+
+    records: list[LogRecord]
+    journal: bool
+    log_file: Path
+    notes: list[str] = field(default_factory=list)
+
+
+# -- --since ------------------------------------------------------------------------------
+
+_UNIT_SECONDS = {
+    "us": 1e-6,
+    "usec": 1e-6,
+    "μs": 1e-6,
+    "ms": 1e-3,
+    "msec": 1e-3,
+    "s": 1.0,
+    "sec": 1.0,
+    "second": 1.0,
+    "seconds": 1.0,
+    "m": 60.0,
+    "min": 60.0,
+    "minute": 60.0,
+    "minutes": 60.0,
+    "h": 3600.0,
+    "hr": 3600.0,
+    "hour": 3600.0,
+    "hours": 3600.0,
+    "d": 86400.0,
+    "day": 86400.0,
+    "days": 86400.0,
+    "w": 604800.0,
+    "week": 604800.0,
+    "weeks": 604800.0,
+    "M": 2629800.0,  # 30.44 days, as systemd counts a month
+    "month": 2629800.0,
+    "months": 2629800.0,
+    "y": 31557600.0,  # 365.25 days
+    "year": 31557600.0,
+    "years": 31557600.0,
+}
+_SPAN_PART = re.compile(r"(\d+(?:\.\d+)?)\s*([A-Za-zμ]+)")
+_WEEKDAY = re.compile(
+    r"^(mon|tue|wed|thu|fri|sat|sun)[a-z]*\s+", re.IGNORECASE
+)  # systemd accepts and ignores a leading weekday
+_TIME_ONLY = re.compile(r"^(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?$")
+
+
+def _parse_span(text: str) -> float | None:
+    """Seconds in a systemd time span such as ``1h 30min`` or ``2days``; None if not one."""
+    position = 0
+    total = 0.0
+    text = text.strip()
+    if not text:
+        return None
+    for match in _SPAN_PART.finditer(text):
+        if text[position : match.start()].strip():
+            return None
+        unit = match.group(2)
+        # Exact first: "M" is a month, "m" a minute; then "MIN", "Hours" and the like.
+        seconds = _UNIT_SECONDS.get(unit) or _UNIT_SECONDS.get(unit.lower())
+        if seconds is None:
+            return None
+        total += float(match.group(1)) * seconds
+        position = match.end()
+    if text[position:].strip() or position == 0:
+        return None
+    return total
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """Parse a ``--since`` value as journalctl does (systemd.time(7)).
+
+    Accepted: ``now``, ``today``, ``yesterday``, ``tomorrow``; ``1h ago``, ``-2d``, ``+5min``,
+    ``1h 30min ago``; ``2026-11-29``, ``2026-11-29 01:00``, ``2026-11-29 01:00:05``,
+    ``2026-11-29T01:00:05+01:00`` (a leading weekday, and a trailing ``UTC`` or ``Z``, are
+    allowed); ``01:00`` (today); ``@1795917055`` (seconds since the epoch).
+
+    Args:
+        text: the value as typed.
+        now: the current time (``None``: the clock); aware.
+
+    Returns:
+        An aware datetime (local time zone unless the text named another).
+
+    Raises:
+        UsageError: the text is none of these.
+    """
+    current = (now or datetime.now(UTC)).astimezone()
+    value = text.strip()
+    lowered = value.lower()
+    midnight = current.replace(hour=0, minute=0, second=0, microsecond=0)
+    keywords = {
+        "now": current,
+        "today": midnight,
+        "yesterday": midnight - timedelta(days=1),
+        "tomorrow": midnight + timedelta(days=1),
+    }
+    if lowered in keywords:
+        return keywords[lowered]
+    if value.startswith("@"):
+        try:
+            return datetime.fromtimestamp(float(value[1:]), tz=UTC).astimezone()
+        except (ValueError, OverflowError, OSError):
+            pass
+    elif lowered.endswith(" ago") or value.startswith(("-", "+")):
+        sign = 1.0 if value.startswith("+") else -1.0
+        span = _parse_span(value[:-4] if lowered.endswith(" ago") else value[1:])
+        if span is not None:
+            return current + timedelta(seconds=sign * span)
+    else:
+        moment = _parse_absolute(_WEEKDAY.sub("", value), current)
+        if moment is not None:
+            return moment
+    raise UsageError(
+        f"--since: cannot understand {text!r}",
+        hint='use a date and time ("2026-11-29 01:00"), a time span ("1h ago", "-30min"), '
+        "or today, yesterday, now",
+    )
+
+
+def _parse_absolute(value: str, current: datetime) -> datetime | None:
+    """An absolute date/time (see :func:`parse_since`), or None when ``value`` is not one."""
+    utc = False
+    for suffix in (" UTC", " utc", "Z"):
+        if value.endswith(suffix):
+            value, utc = value[: -len(suffix)].rstrip(), True
+            break
+    clock = _TIME_ONLY.match(value)
+    if clock:
+        hour, minute, second, fraction = clock.groups()
+        base = current.astimezone(UTC) if utc else current
+        try:
+            return base.replace(
+                hour=int(hour),
+                minute=int(minute),
+                second=int(second or 0),
+                microsecond=int((fraction or "0").ljust(6, "0")),
+            ).astimezone()
+        except ValueError:
+            return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        # Naive means local time, as journalctl reads it, unless it said UTC.
+        parsed = parsed.replace(tzinfo=UTC) if utc else parsed.astimezone()
+    return parsed.astimezone()
+
+
+# -- the journal --------------------------------------------------------------------------
+
+
+def journal_available() -> bool:
+    """Whether there is a journal to read here: journald running and systemd-python present."""
+    return journald_reachable() and journal_module_available()
+
+
+def _text(value: Any) -> str | None:
+    """A journal field as text (systemd-python leaves invalid UTF-8 as bytes)."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def _integer(value: Any) -> int | None:
+    """A numeric field as int, or None when absent or not a number."""
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def journal_entry_to_record(entry: dict[str, Any]) -> LogRecord:
+    """Turn one systemd-python journal entry into a :class:`LogRecord`.
+
+    Args:
+        entry: as ``journal.Reader`` returns it (``__REALTIME_TIMESTAMP`` a datetime,
+            ``PRIORITY`` an int, other fields text or bytes).
+    """
+    moment = entry.get("__REALTIME_TIMESTAMP")
+    if not isinstance(moment, datetime):
+        moment = datetime.now(UTC)
+    priority = entry.get("PRIORITY")
+    return LogRecord(
+        time=moment.astimezone(),
+        priority=priority if isinstance(priority, int) else (_integer(priority) or 6),
+        message=_text(entry.get("MESSAGE")) or "",
+        session_id=_integer(entry.get("HFDL_SESSION_ID")),
+        model=_text(entry.get("HFDL_MODEL")),
+        event=_text(entry.get("HFDL_EVENT")),
+        bytes=_integer(entry.get("HFDL_BYTES")),
+        source="journal",
+    )
+
+
+class JournalSource:
+    """hfdl's entries in the journal, filtered by a query (systemd-python ``Reader``).
+
+    Raises:
+        ImportError: systemd-python is not installed.
+    """
+
+    def __init__(self, query: LogQuery) -> None:
+        from systemd import journal
+
+        self.query = query
+        self.reader = journal.Reader()
+        # Matches on different fields are ANDed by the journal itself.
+        self.reader.add_match(SYSLOG_IDENTIFIER=SYSLOG_IDENTIFIER)
+        if query.model is not None:
+            self.reader.add_match(HFDL_MODEL=query.model)
+        if query.session_id is not None:
+            self.reader.add_match(HFDL_SESSION_ID=str(query.session_id))
+
+    def close(self) -> None:
+        """Release the journal files."""
+        self.reader.close()
+
+    def read(self) -> list[LogRecord]:
+        """The matching records, oldest first; only the last ``tail`` when it is set.
+
+        Leaves the reader at the newest entry, so :meth:`new_records` returns what comes next.
+        """
+        tail = self.query.tail
+        if tail is not None:
+            self.reader.seek_tail()
+            newest_first: list[LogRecord] = []
+            while len(newest_first) < tail:
+                entry = self.reader.get_previous()
+                if not entry:
+                    break
+                record = journal_entry_to_record(entry)
+                if self.query.since is not None and record.time < self.query.since:
+                    break
+                newest_first.append(record)
+            self.reader.seek_tail()
+            self.reader.get_previous()  # seek_tail needs a step back before get_next works
+            return list(reversed(newest_first))
+        if self.query.since is not None:
+            self.reader.seek_realtime(self.query.since.timestamp())
+        else:
+            self.reader.seek_head()
+        records = [journal_entry_to_record(entry) for entry in self.reader]
+        return [record for record in records if self.query.matches(record)]
+
+    def new_records(self, timeout: float) -> list[LogRecord]:
+        """Wait up to ``timeout`` seconds for entries after the last one read; return them."""
+        self.reader.wait(timeout)
+        return [
+            record
+            for record in (journal_entry_to_record(entry) for entry in self.reader)
+            if self.query.matches(record)
+        ]
+
+
+# -- the log file -------------------------------------------------------------------------
+
+
+def file_line_to_record(data: dict[str, Any]) -> LogRecord | None:
+    """Turn one parsed ``hfdl.log`` line into a :class:`LogRecord` (None if unusable)."""
+    try:
+        moment = datetime.fromisoformat(data["time"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    level = str(data.get("level", "INFO")).upper()
+    return LogRecord(
+        time=moment.astimezone(),
+        priority=PRIORITIES_BY_NAME.get(level, 6),
+        message=str(data.get("message", "")),
+        session_id=_integer(data.get("session_id")),
+        model=_text(data.get("model")),
+        event=_text(data.get("event")),
+        bytes=_integer(data.get("bytes")),
+        source="file",
+    )
+
+
+def _records_in(lines: Iterable[str], query: LogQuery) -> list[LogRecord]:
+    """The matching records among log file lines."""
+    found = []
+    for line in lines:
+        data = parse_file_line(line)
+        record = file_line_to_record(data) if data is not None else None
+        if record is not None and query.matches(record):
+            found.append(record)
+    return found
+
+
+def log_file_generations(log_file: Path) -> list[Path]:
+    """The log file and its rotated predecessors that exist, oldest first."""
+    candidates = [Path(f"{log_file}.{number}") for number in range(LOG_FILE_BACKUPS, 0, -1)]
+    return [path for path in [*candidates, log_file] if path.is_file()]
+
+
+class FileSource:
+    """hfdl's records in ``hfdl.log`` (and its rotated files), filtered by a query."""
+
+    def __init__(self, log_file: Path, query: LogQuery) -> None:
+        self.log_file = log_file
+        self.query = query
+        self._identity: tuple[int, int] | None = None
+        self._offset = 0
+        self._partial = ""
+
+    def read(self) -> list[LogRecord]:
+        """The matching records, oldest first (all of them: the caller applies ``tail``).
+
+        Remembers where the current file ends, so :meth:`new_records` returns what follows.
+
+        Raises:
+            OSError: a file exists but cannot be read.
+        """
+        records: list[LogRecord] = []
+        for path in log_file_generations(self.log_file):
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                records.extend(_records_in(handle, self.query))
+                if path == self.log_file:
+                    self._offset = handle.tell()
+                    status = os.fstat(handle.fileno())
+                    self._identity = (status.st_dev, status.st_ino)
+        return records
+
+    def new_records(self) -> list[LogRecord]:
+        """Records appended since the last call; follows the file across a rotation."""
+        try:
+            status = self.log_file.stat()
+        except FileNotFoundError:
+            return []
+        if (status.st_dev, status.st_ino) != self._identity or status.st_size < self._offset:
+            # Rotated (or truncated): the new file is read from its start.
+            self._identity = (status.st_dev, status.st_ino)
+            self._offset = 0
+            self._partial = ""
+        if status.st_size == self._offset:
+            return []
+        with open(self.log_file, encoding="utf-8", errors="replace") as handle:
+            handle.seek(self._offset)
+            text = self._partial + handle.read()
+            self._offset = handle.tell()
+        lines = text.split("\n")
+        self._partial = lines.pop()  # a line still being written has no newline yet
+        return _records_in(lines, self.query)
+
+
+# -- reading and following ----------------------------------------------------------------
+
+
+def _merge(*sources: list[LogRecord]) -> list[LogRecord]:
+    """Merge lists that are each in time order into one list in time order."""
+    return list(heapq.merge(*sources, key=lambda record: record.time))
+
+
+def _last(records: list[LogRecord], tail: int | None) -> list[LogRecord]:
+    if tail is None:
+        return records
+    return records[-tail:] if tail > 0 else []
+
+
+def read_logs(query: LogQuery, log_file: Path, *, use_journal: bool | None = None) -> LogReading:
+    """Read hfdl's records from the journal (when there is one) and the log file, merged.
+
+    Args:
+        query: the filters and ``tail``.
+        log_file: ``<state_directory>/hfdl.log``.
+        use_journal: read the journal; ``None`` means when :func:`journal_available`.
+
+    Returns:
+        The records, oldest first, and notes for the user.
+
+    Raises:
+        OSError: the log file exists but cannot be read.
+    """
+    reading, _journal, _file = _open_and_read(query, log_file, use_journal)
+    if _journal is not None:
+        _journal.close()
+    return reading
+
+
+def _open_and_read(
+    query: LogQuery, log_file: Path, use_journal: bool | None
+) -> tuple[LogReading, JournalSource | None, FileSource]:
+    """Read everything once; hand back the open sources for following."""
+    if use_journal is None:
+        use_journal = journal_available()
+    journal_source = JournalSource(query) if use_journal else None
+    file_source = FileSource(log_file, query)
+    notes: list[str] = []
+    journal_records = journal_source.read() if journal_source is not None else []
+    file_records = file_source.read()
+    if journal_source is None:
+        if log_file.is_file():
+            notes.append(f"no journal here; reading {log_file}")
+        else:
+            notes.append(f"no journal here, and no log file at {log_file} yet")
+    records = _last(_merge(journal_records, file_records), query.tail)
+    reading = LogReading(records=records, journal=use_journal, log_file=log_file, notes=notes)
+    return reading, journal_source, file_source
+
+
+def follow_logs(
+    query: LogQuery,
+    log_file: Path,
+    *,
+    use_journal: bool | None = None,
+    stop: threading.Event | None = None,
+    interval: float = 0.5,
+) -> tuple[LogReading, Iterator[LogRecord]]:
+    """Read the last records, then keep returning new ones as they are written.
+
+    Args:
+        query: the filters; ``tail`` defaults to 10 here.
+        log_file: ``<state_directory>/hfdl.log``.
+        use_journal: read the journal; ``None`` means when :func:`journal_available`.
+        stop: when set, the iterator ends (it is checked every ``interval`` seconds).
+        interval: how long to wait for new records between checks.
+
+    Returns:
+        What is there now, and an endless iterator of what follows (ends only with ``stop``).
+
+    Raises:
+        OSError: the log file exists but cannot be read.
+    """
+    if query.tail is None:
+        query = LogQuery(
+            tail=FOLLOW_DEFAULT_TAIL,
+            session_id=query.session_id,
+            model=query.model,
+            since=query.since,
+        )
+    reading, journal_source, file_source = _open_and_read(query, log_file, use_journal)
+
+    def follow() -> Iterator[LogRecord]:
+        try:
+            while stop is None or not stop.is_set():
+                if journal_source is not None:
+                    fresh = journal_source.new_records(interval)
+                else:
+                    fresh = []
+                    time.sleep(interval)
+                with contextlib.suppress(OSError):
+                    fresh = _merge(fresh, file_source.new_records())
+                yield from fresh
+        finally:
+            if journal_source is not None:
+                journal_source.close()
+
+    return reading, follow()

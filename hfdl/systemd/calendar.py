@@ -1,0 +1,161 @@
+"""Calendar expressions of schedules, and when systemd will next fire them.
+
+:func:`on_calendar` turns a schedule into the ``OnCalendar=`` expression of its timer.
+:func:`next_elapse` asks ``systemd-analyze calendar`` when an expression next elapses, so
+the time hfdl shows is the one systemd computes (time zones, daylight saving changes and
+all), not a re-implementation of it. It needs no running systemd manager.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from datetime import UTC, datetime
+from typing import Protocol
+
+from hfdl.errors import SystemdError, UnsafeUnitValue
+from hfdl.store.rows import WEEKDAYS
+
+SYSTEMD_ANALYZE = "systemd-analyze"
+# systemd-analyze answers in milliseconds; this only bounds a hung or broken binary.
+_TIMEOUT_SECONDS = 10.0
+_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
+# "Next elapse: Mon 2026-11-30 02:00:00 CET", "Iter. #2: ...", "(in UTC): Mon ... UTC".
+_ELAPSE_LINE = re.compile(
+    r"^\s*(?P<label>Next elapse|Iter\. #\d+|\(in UTC\)):\s*"
+    r"(?:never|\S+ (?P<moment>\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}))"
+)
+
+
+class ScheduleLike(Protocol):
+    """What :func:`on_calendar` reads: a :class:`~hfdl.store.rows.ScheduleRow` has it."""
+
+    @property
+    def type(self) -> str: ...
+
+    @property
+    def time(self) -> str: ...
+
+    @property
+    def day(self) -> str | None: ...
+
+
+def on_calendar(schedule: ScheduleLike) -> str:
+    """Return the ``OnCalendar=`` expression of a schedule, in the machine's local time.
+
+    Args:
+        schedule: a stored schedule: ``type`` ``daily`` or ``weekly``, ``time`` ``HH:MM``,
+            ``day`` ``Mon``..``Sun`` for weekly schedules (Monday is day 0 on the command
+            line; the database keeps the name).
+
+    Returns:
+        ``*-*-* HH:MM:00`` for a daily schedule, ``Fri *-*-* HH:MM:00`` for a weekly one.
+
+    Raises:
+        UnsafeUnitValue: the fields are not in their stored, validated form (this function
+            never builds an expression from unchecked text).
+    """
+    if not isinstance(schedule.time, str) or not _TIME.fullmatch(schedule.time):
+        raise UnsafeUnitValue(f"schedule time {schedule.time!r} is not HH:MM (00:00-23:59)")
+    if schedule.type == "daily":
+        return f"*-*-* {schedule.time}:00"
+    if schedule.type == "weekly" and schedule.day in WEEKDAYS:
+        return f"{schedule.day} *-*-* {schedule.time}:00"
+    raise UnsafeUnitValue(
+        f"schedule type {schedule.type!r} with day {schedule.day!r} has no calendar expression"
+    )
+
+
+def next_elapse(expression: str, now: datetime | None = None) -> datetime | None:
+    """Return when a calendar expression next elapses after ``now``, as systemd computes it.
+
+    Args:
+        expression: an ``OnCalendar=`` expression, e.g. ``"Fri *-*-* 14:00:00"``.
+        now: the time to count from (default: the current time). A naive datetime is
+            read as local time.
+
+    Returns:
+        The next elapse as an aware UTC datetime; ``None`` when the expression never
+        elapses again, or when ``systemd-analyze`` is not installed.
+
+    Raises:
+        SystemdError: ``systemd-analyze`` refused the expression, failed or hung.
+    """
+    elapses = upcoming_elapses(expression, count=1, now=now)
+    if elapses is None or not elapses:
+        return None
+    return elapses[0]
+
+
+def upcoming_elapses(
+    expression: str, *, count: int, now: datetime | None = None
+) -> list[datetime] | None:
+    """Return the next ``count`` elapses of a calendar expression (``--iterations``).
+
+    Args:
+        expression: an ``OnCalendar=`` expression.
+        count: how many elapses to compute, at least 1.
+        now: the time to count from (default: now); naive means local time.
+
+    Returns:
+        Aware UTC datetimes, earliest first; fewer than ``count`` (possibly none) when the
+        expression stops elapsing. ``None`` when ``systemd-analyze`` is not installed.
+
+    Raises:
+        ValueError: ``count`` is less than 1.
+        SystemdError: ``systemd-analyze`` refused the expression, failed or hung.
+    """
+    if count < 1:
+        raise ValueError(f"count must be at least 1, not {count}")
+    command = [SYSTEMD_ANALYZE, "calendar", f"--iterations={count}"]
+    if now is not None:
+        command.append(f"--base-time=@{int(now.timestamp())}")
+    # "--" so that an expression starting with '-' is never read as an option.
+    command += ["--", expression]
+    environment = dict(os.environ, SYSTEMD_COLORS="0", SYSTEMD_PAGER="cat")
+    try:
+        completed = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=_TIMEOUT_SECONDS,
+            env=environment,
+            check=False,
+        )
+    except FileNotFoundError:
+        return None
+    except subprocess.TimeoutExpired as error:
+        raise SystemdError(f"{SYSTEMD_ANALYZE} calendar did not answer in time") from error
+    if completed.returncode != 0:
+        detail = (completed.stderr or completed.stdout).strip() or f"exit {completed.returncode}"
+        raise SystemdError(f"{SYSTEMD_ANALYZE} calendar {expression!r}: {detail}")
+    return parse_calendar_output(completed.stdout)
+
+
+def parse_calendar_output(text: str) -> list[datetime]:
+    """Parse the elapses printed by ``systemd-analyze calendar``.
+
+    systemd prints each elapse in local time and, when the local zone is not UTC, the same
+    moment again on a ``(in UTC):`` line. The UTC line is used when present; without one
+    the zone is UTC and the local line is already UTC. Time zone abbreviations (``CET``)
+    are never interpreted: they are ambiguous.
+
+    Args:
+        text: the command's standard output.
+
+    Returns:
+        Aware UTC datetimes in output order (empty for ``Next elapse: never``).
+    """
+    elapses: list[datetime] = []
+    for line in text.splitlines():
+        match = _ELAPSE_LINE.match(line)
+        if match is None or match["moment"] is None:
+            continue
+        moment = datetime.strptime(match["moment"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+        if match["label"] == "(in UTC)":
+            if elapses:
+                elapses[-1] = moment  # the exact UTC form of the line before
+        else:
+            elapses.append(moment)
+    return elapses

@@ -99,6 +99,12 @@ RateLimitIntervalSec=0
 RateLimitBurst=0
 """
 
+# A unit that ignores SIGTERM must not hold a test (or the tier's shutdown) for 90 s.
+MANAGER_DROP_IN = """\
+[Manager]
+DefaultTimeoutStopSec=15s
+"""
+
 # Given to the manager (and so to every unit): no token, no real HF home, no telemetry.
 HF_SAFETY_ENVIRONMENT = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
@@ -305,6 +311,50 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
+def _cgroup_directories() -> list[Path]:
+    """This process's cgroup directories in the hierarchies systemd manages.
+
+    That is the cgroup v2 one and, on a hybrid host, the v1 ``name=systemd`` one. Missing or
+    unreadable hierarchies are left out.
+    """
+    mounts: list[tuple[Path, str, set[str]]] = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 4 and parts[2] in ("cgroup", "cgroup2"):
+            mounts.append((Path(parts[1]), parts[2], set(parts[3].split(","))))
+    found = []
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        hierarchy, controllers, path = line.split(":", 2)
+        for mount_point, kind, options in mounts:
+            unified = hierarchy == "0" and controllers == "" and kind == "cgroup2"
+            named = "name=systemd" in controllers.split(",") and "name=systemd" in options
+            if unified or named:
+                found.append(mount_point / path.lstrip("/"))
+                break
+    return [directory for directory in found if directory.is_dir()]
+
+
+def _processes_in_cgroups(directories: Sequence[Path]) -> set[int]:
+    """PIDs of the processes in these cgroups and their descendants."""
+    pids: set[int] = set()
+    for directory in directories:
+        for folder, _subfolders, _files in os.walk(directory):
+            with contextlib.suppress(OSError):
+                text = (Path(folder) / "cgroup.procs").read_text()
+                pids.update(int(pid) for pid in text.split())
+    return pids
+
+
+def _remove_cgroups(directories: Sequence[Path]) -> None:
+    """Remove (empty) cgroup trees, deepest first; busy ones are left."""
+    for directory in directories:
+        if not directory.is_dir():
+            continue
+        for folder, _subfolders, _files in os.walk(directory, topdown=False):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+
+
 def processes_with_environment(name: str, value: str) -> list[int]:
     """PIDs of the processes whose environment has ``name=value`` (this process excluded)."""
     wanted = f"{name}={value}".encode()
@@ -350,6 +400,7 @@ class SystemdUser:
     manager: subprocess.Popen[bytes] | None = None
     mounted: list[Path] = field(default_factory=list)
     initial_units: frozenset[str] = frozenset()
+    cgroups: list[Path] = field(default_factory=list)
     _stopped: bool = False
 
     # -- start and stop ---------------------------------------------------------------------
@@ -416,6 +467,9 @@ class SystemdUser:
         drop_in_dir = RUN_SYSTEMD / "journald.conf.d"
         drop_in_dir.mkdir()
         (drop_in_dir / "hfdl-tests.conf").write_text(JOURNALD_DROP_IN)
+        manager_drop_in_dir = RUN_SYSTEMD / "user.conf.d"
+        manager_drop_in_dir.mkdir()
+        (manager_drop_in_dir / "hfdl-tests.conf").write_text(MANAGER_DROP_IN)
 
     def _daemon_environment(self) -> dict[str, str]:
         """The minimal environment of journald and the manager (and so of every unit)."""
@@ -433,8 +487,23 @@ class SystemdUser:
         }
         return environment
 
-    def _spawn(self, argv: list[str], log_name: str) -> subprocess.Popen[bytes]:
-        """Start a daemon of the tier in its own session, logging to a file in ``base``."""
+    def _spawn(
+        self, argv: list[str], log_name: str, cgroups: Sequence[Path] = ()
+    ) -> subprocess.Popen[bytes]:
+        """Start a daemon of the tier in its own session, logging to a file in ``base``.
+
+        Args:
+            argv: the daemon's command line.
+            log_name: its log file's name in ``base``.
+            cgroups: cgroup directories to move it into before it runs.
+        """
+
+        def prepare_child() -> None:
+            _die_with_parent()
+            for directory in cgroups:
+                with contextlib.suppress(OSError):
+                    (directory / "cgroup.procs").write_text(str(os.getpid()))
+
         with open(self.base / log_name, "wb") as log:
             return subprocess.Popen(
                 argv,
@@ -444,8 +513,27 @@ class SystemdUser:
                 stderr=subprocess.STDOUT,
                 cwd="/",
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=prepare_child,
             )
+
+    def _make_cgroups(self) -> list[Path]:
+        """Create this tier's own cgroup below pytest's, in each hierarchy systemd uses.
+
+        A user manager takes the cgroup it starts in as its root and creates ``app.slice`` and
+        the units' cgroups below it. Without a cgroup of its own, every tier on the machine
+        (another engineer's test run, the nested tiers of the harness tests) would share one
+        root, and a unit name used by two of them would share a cgroup: stopping one kills or
+        waits on the other's processes.
+        """
+        created = []
+        for parent in _cgroup_directories():
+            directory = parent / f"hfdl-tests-{self.tier_id}"
+            try:
+                directory.mkdir()
+            except OSError:
+                continue  # read-only cgroupfs (a container): share the root, as before
+            created.append(directory)
+        return created
 
     def _start_journald(self, timeout: float) -> None:
         """Start systemd-journald and wait for its native and stdout sockets."""
@@ -469,7 +557,8 @@ class SystemdUser:
         """Start ``systemd --user`` and wait until it has finished starting up."""
         systemd = _which(SYSTEMD_CANDIDATES)
         assert systemd is not None
-        self.manager = self._spawn([str(systemd), "--user"], "manager.log")
+        self.cgroups = self._make_cgroups()
+        self.manager = self._spawn([str(systemd), "--user"], "manager.log", self.cgroups)
         process = self.manager
         private_socket = self.runtime_dir / "systemd" / "private"
         ready = _wait_until(
@@ -518,6 +607,7 @@ class SystemdUser:
                     process.kill()
                     process.wait(timeout=10)
         self.kill_leftovers()
+        _remove_cgroups(self.cgroups)
         for mount_point in reversed(self.mounted):
             result = subprocess.run(["umount", str(mount_point)], capture_output=True, check=False)
             if result.returncode != 0:
@@ -527,8 +617,15 @@ class SystemdUser:
         shutil.rmtree(self.base, ignore_errors=True)
 
     def kill_leftovers(self, timeout: float = 5.0) -> list[int]:
-        """SIGKILL every process still carrying this tier's marker; return their PIDs."""
-        leftovers = processes_with_environment(TIER_MARKER, self.tier_id)
+        """SIGKILL every process still in the tier's cgroup or carrying its marker.
+
+        Returns:
+            The PIDs killed.
+        """
+        found = set(processes_with_environment(TIER_MARKER, self.tier_id))
+        found |= _processes_in_cgroups(self.cgroups)
+        found.discard(os.getpid())
+        leftovers = sorted(found)
         for pid in leftovers:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

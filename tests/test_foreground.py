@@ -13,7 +13,9 @@ from tests.workspace import Workspace, wait_for
 NOW = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)  # a Friday
 
 
-def schedule(name: str, schedule_type: str, time: str, day: str | None = None, enabled: bool = True) -> ScheduleRow:
+def schedule(
+    name: str, schedule_type: str, time: str, day: str | None = None, enabled: bool = True
+) -> ScheduleRow:
     return ScheduleRow(
         id=1,
         name=name,
@@ -31,11 +33,15 @@ def schedule(name: str, schedule_type: str, time: str, day: str | None = None, e
 
 def test_next_fire_daily_and_weekly() -> None:
     assert next_fire(schedule("a", "daily", "23:00"), NOW) == NOW.replace(hour=23, minute=0)
-    assert next_fire(schedule("b", "daily", "09:00"), NOW) == (NOW + timedelta(days=1)).replace(hour=9, minute=0)
+    tomorrow = NOW + timedelta(days=1)
+    assert next_fire(schedule("b", "daily", "09:00"), NOW) == tomorrow.replace(hour=9, minute=0)
     # Friday 14:00 later today; Friday 08:00 is next week; Monday (0) is in three days.
     assert next_fire(schedule("c", "weekly", "14:00", "4"), NOW) == NOW.replace(hour=14, minute=0)
-    assert next_fire(schedule("d", "weekly", "08:00", "4"), NOW) == (NOW + timedelta(days=7)).replace(hour=8, minute=0)
-    assert next_fire(schedule("e", "weekly", "08:00", "0"), NOW) == (NOW + timedelta(days=3)).replace(hour=8, minute=0)
+    next_week = (NOW + timedelta(days=7)).replace(hour=8, minute=0)
+    assert next_fire(schedule("d", "weekly", "08:00", "4"), NOW) == next_week
+    monday = (NOW + timedelta(days=3)).replace(hour=8, minute=0)
+    assert next_fire(schedule("e", "weekly", "08:00", "0"), NOW) == monday
+    assert next_fire(schedule("f", "weekly", "08:00", "Mon"), NOW) == monday
 
 
 def test_due_schedule_picks_the_earliest_enabled() -> None:
@@ -84,7 +90,10 @@ def test_foreground_process_writes_pid_file_and_stops_on_hfdl_stop(workspace: Wo
     environment = {"HFDL_PID_FILE": str(pid_file)}
     process = workspace.spawn("--user", "start", "--foreground", env=environment)
     try:
-        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip() == str(process.pid), timeout=30)
+        wait_for(
+            lambda: pid_file.exists() and pid_file.read_text().strip() == str(process.pid),
+            timeout=30,
+        )
 
         stopped = workspace.hfdl("--user", "stop", env=environment)
 

@@ -11,7 +11,7 @@ from hfdl.cli.options import ConfigOption, DebugOption, QuietOption, ScopeOption
 app = typer.Typer(
     name="hfdl",
     help="hfdl: scheduled, verified Hugging Face model downloads, run by systemd.",
-    no_args_is_help=True,
+    no_args_is_help=False,
     add_completion=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -25,7 +25,7 @@ def _print_version(value: bool) -> None:
         raise typer.Exit(0)
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def main_options(
     context: typer.Context,
     config: ConfigOption = None,
@@ -42,6 +42,10 @@ def main_options(
     ),
 ) -> None:
     """hfdl: scheduled, verified Hugging Face model downloads, run by systemd."""
+    if context.invoked_subcommand is None and not context.resilient_parsing:
+        # `hfdl` (or `hfdl --config X`) with no command: show the help, not an error.
+        typer.echo(context.get_help())
+        raise typer.Exit(0)
     context.obj = AppContext(
         config_path=config, user_scope=user_scope, verbose=verbose, quiet=quiet, debug=debug
     )

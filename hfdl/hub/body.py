@@ -27,8 +27,8 @@ from typing import Any
 import httpx2
 
 from hfdl.errors import AttemptTimeout, HubUnavailable, IntegrityError, StalledTransfer
-from hfdl.hub.client import RemoteFile
 from hfdl.hub.hashing import INLINE_HASH_MAX_BYTES, FileHasher, hash_file, new_hasher
+from hfdl.hub.remote import RemoteFile
 
 # Bodies at least this large are read from the socket directly (the connection is then not
 # reused: a new one costs a handshake, which a large body amortizes).

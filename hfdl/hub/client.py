@@ -1,14 +1,15 @@
 """Talking to the Hub's API through ``huggingface_hub``: resolve revisions, list files, map errors.
 
-This is the only module (with ``hfdl.hub.transfer``) that imports ``huggingface_hub``; the CLI's
-fast commands (``status``, ``models list``) never import it.
+This is the only module (with ``hfdl.hub.transfer`` and ``hfdl.hub.body``) that imports
+``huggingface_hub``; the CLI's fast commands (``status``, ``models list``) never import it, and
+neither does a run that has nothing to ask the Hub. The data it returns (``RemoteFile``,
+``RemoteRevision``) lives in the import-light ``hfdl.hub.remote``.
 """
 
 from __future__ import annotations
 
 import email.utils
 import time
-from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx2
@@ -26,46 +27,21 @@ from hfdl.errors import (
     RepoNotFound,
     RevisionNotFound,
 )
+from hfdl.hub.remote import RemoteFile, RemoteRevision
+
+__all__ = [
+    "HubClient",
+    "RemoteFile",
+    "RemoteRevision",
+    "hub_default_endpoint",
+    "parse_retry_after",
+    "translate_error",
+]
 
 LIBRARY_NAME = "hfdl"
 
 # The longest Retry-After we honour; a longer one is capped so a run is not parked for hours.
 MAX_RETRY_AFTER_SECONDS = 300.0
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """One file of a repository at a commit, as the Hub describes it.
-
-    ``sha256`` is set for LFS files (their ETag); ``blob_id`` is the git blob sha1 (the ETag
-    of regular files). ``etag`` is what names the blob in the HF cache.
-    """
-
-    path: str
-    size: int
-    blob_id: str
-    sha256: str | None
-
-    @property
-    def is_lfs(self) -> bool:
-        """Whether the file is stored in LFS (its ETag is a sha256)."""
-        return self.sha256 is not None
-
-    @property
-    def etag(self) -> str:
-        """The blob's name in ``blobs/``: sha256 for LFS files, git blob sha1 otherwise."""
-        return self.sha256 if self.sha256 is not None else self.blob_id
-
-
-@dataclass(frozen=True)
-class RemoteRevision:
-    """A repository revision resolved to a commit, with its files (when listed)."""
-
-    repo_id: str
-    revision: str
-    commit_sha: str
-    files: tuple[RemoteFile, ...]
-    gated: bool = False
 
 
 class HubClient:

@@ -18,7 +18,7 @@ import os
 import threading
 from typing import Any
 
-from hfdl.hub.client import RemoteFile
+from hfdl.hub.remote import RemoteFile
 
 # One read per step; large enough that per-call costs vanish, small enough to stay in cache.
 READ_BLOCK_BYTES = 1024 * 1024

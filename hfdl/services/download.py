@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from hfdl.config import Settings
 from hfdl.errors import AttemptTimeout, Cancelled, HfdlError
 from hfdl.hub.cache import RepoCache
-from hfdl.hub.client import HubClient, RemoteFile
-from hfdl.hub.transfer import fetch_blob
+from hfdl.hub.remote import RemoteFile
 from hfdl.services.events import ModelOutcome, RunObserver
 from hfdl.services.plan import ModelPlan
 from hfdl.services.retry import RetryPolicy, is_retryable
 from hfdl.store import Store
+
+if TYPE_CHECKING:
+    from hfdl.hub.client import HubClient
 
 # Progress reaches the DB at most this often, so `hfdl status` in another process can show it
 # without every 4 MiB chunk costing a SQLite transaction.
@@ -72,7 +76,8 @@ class ModelDownloader:
 
     Args:
         settings: the effective configuration.
-        client: the Hub client.
+        client: the Hub client, or a function returning it (called at the first download, so
+            that recording plans that move no bytes never loads ``huggingface_hub``).
         store: the state DB.
         session_id: the session attempts belong to.
         observer: receives events.
@@ -83,18 +88,25 @@ class ModelDownloader:
         self,
         *,
         settings: Settings,
-        client: HubClient,
+        client: HubClient | Callable[[], HubClient],
         store: Store,
         session_id: int,
         observer: RunObserver,
         policy: RetryPolicy,
     ) -> None:
         self.settings = settings
-        self.client = client
+        self._client = client
         self.store = store
         self.session_id = session_id
         self.observer = observer
         self.policy = policy
+
+    @property
+    def client(self) -> HubClient:
+        """The Hub client."""
+        if callable(self._client):
+            self._client = self._client()
+        return self._client
 
     def record_without_transfer(self, plan: ModelPlan) -> ModelOutcome:
         """Record a plan that moves no bytes: up to date, refused by admission, or a Hub error.
@@ -235,6 +247,8 @@ class ModelDownloader:
         retries: int,
     ) -> int:
         """Fetch one file, retrying retryable errors; return the model's retry count so far."""
+        from hfdl.hub.transfer import fetch_blob  # the engine loads only when bytes move
+
         assert plan.revision is not None
         commit = plan.revision.commit_sha
         while True:

@@ -9,14 +9,16 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from huggingface_hub.utils import filter_repo_objects
+from typing import TYPE_CHECKING
 
 from hfdl.errors import DiskFullError, HfdlError
 from hfdl.hub.cache import RepoCache
-from hfdl.hub.client import HubClient, RemoteFile, RemoteRevision
+from hfdl.hub.remote import RemoteFile, RemoteRevision
 from hfdl.services.select import Candidate
 from hfdl.sizes import format_size
+
+if TYPE_CHECKING:
+    from hfdl.hub.client import HubClient
 
 # Keep this much free on the download filesystem: a full disk breaks more than hfdl.
 FREE_SPACE_RESERVE_BYTES = 256 * 1024 * 1024
@@ -55,6 +57,8 @@ def wanted_files(
     """Filter a revision's files with the model's patterns, as ``snapshot_download`` does."""
     if not allow and not ignore:
         return remote.files
+    from huggingface_hub.utils import filter_repo_objects
+
     kept = filter_repo_objects(
         remote.files,
         allow_patterns=list(allow) if allow else None,
@@ -158,6 +162,8 @@ def admit(
         max_total_size: the catalog's budget in bytes, or ``None`` for no budget.
         managed_names: every model hfdl manages (for the bytes already used).
     """
+    if not any(plan.action == "download" for plan in plans):
+        return  # nothing to admit: skip measuring the disk and the managed bytes
     probe = cache_dir
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent

@@ -14,19 +14,25 @@ import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from hfdl.catalog import Catalog, load_catalog
 from hfdl.config import Settings
 from hfdl.errors import Cancelled
 from hfdl.hub.cache import RepoCache
-from hfdl.hub.client import HubClient
 from hfdl.services.download import ModelDownloader, now_utc
 from hfdl.services.events import ModelOutcome, RunObserver, RunResult
 from hfdl.services.lock import RunLock
 from hfdl.services.plan import ModelPlan, admit, plan_model
 from hfdl.services.retry import RetryPolicy, call_with_retries
-from hfdl.services.select import select_candidates
+from hfdl.services.select import Candidate, select_candidates
 from hfdl.store import Store
+
+if TYPE_CHECKING:
+    from hfdl.hub.client import HubClient
+
+# Models planned at once: each plan is one or two small API requests, mostly waiting.
+PLAN_WORKERS = 8
 
 
 @dataclass(frozen=True)
@@ -79,12 +85,27 @@ class Runner:
         self.settings = settings
         self.observer = observer
         self.stop = stop or threading.Event()
-        self.client = HubClient(
-            settings.endpoint, token, request_timeout=float(settings.stall_timeout_seconds)
-        )
+        self._token = token
+        self._client: HubClient | None = None
+        self._client_lock = threading.Lock()
         self.policy = RetryPolicy(
             max_retries=settings.max_retries, base_delay=retry_base_delay, stop=self.stop
         )
+
+    @property
+    def client(self) -> HubClient:
+        """The Hub client, made on first use: a run with nothing to ask the Hub never loads
+        ``huggingface_hub``."""
+        with self._client_lock:
+            if self._client is None:
+                from hfdl.hub.client import HubClient
+
+                self._client = HubClient(
+                    self.settings.endpoint,
+                    self._token,
+                    request_timeout=float(self.settings.stall_timeout_seconds),
+                )
+            return self._client
 
     def plan(self, catalog: Catalog, store: Store, options: RunOptions) -> list[ModelPlan]:
         """Select the candidates and ask the Hub what each needs; admit what fits on disk.
@@ -114,16 +135,26 @@ class Runner:
                 commit_sha, ((record.path, record.etag, record.size) for record in records)
             )
 
-        plans = [
-            plan_model(
+        if not candidates:
+            return []
+        client = self.client
+
+        def plan_one(candidate: Candidate) -> ModelPlan:
+            return plan_model(
                 candidate,
-                self.client,
+                client,
                 cache_dir,
                 snapshot_is_verified=verified,
                 call=lambda action: call_with_retries(action, self.policy),
             )
-            for candidate in candidates
-        ]
+
+        # The Hub requests of different models overlap; plans keep the candidates' order.
+        workers = min(PLAN_WORKERS, len(candidates))
+        if workers == 1:
+            plans = [plan_one(candidate) for candidate in candidates]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hfdl-plan") as pool:
+                plans = list(pool.map(plan_one, candidates))
         admit(
             plans,
             cache_dir=cache_dir,
@@ -232,7 +263,7 @@ class Runner:
         outcomes: dict[str, ModelOutcome] = {}
         downloader = ModelDownloader(
             settings=self.settings,
-            client=self.client,
+            client=lambda: self.client,
             store=store,
             session_id=session_id,
             observer=self.observer,

@@ -20,6 +20,9 @@ import yaml
 from tests.hubserver import Blob, FileContent, HubServer, RepoBuilder
 
 BIN_DIR = Path(sys.executable).parent
+# Another hfdl source tree to measure instead of this one (``--hfdl-src``, for before/after
+# comparisons): put first on the PYTHONPATH of the hfdl contenders.
+HFDL_SOURCE: list[Path] = []
 HFDL = str(BIN_DIR / "hfdl")
 HF = str(BIN_DIR / "hf")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,7 +39,7 @@ class BenchRepos(RepoBuilder):
     serve the same bytes as 8 one-file repos to hfdl and as one 8-file repo to ``hf``.
     """
 
-    def add_content(self, content: FileContent | Blob) -> Blob:  # type: ignore[override]
+    def add_content(self, content: FileContent | Blob) -> Blob:
         """Return ``content`` itself when it is a blob, else store it as RepoBuilder does."""
         if isinstance(content, Blob):
             return content
@@ -200,7 +203,8 @@ class HfdlInstall:
 
     def env(self) -> dict[str, str]:
         """hfdl's environment (the endpoint comes from the config)."""
-        return child_environment(self.root / "hf-home")
+        extra = {"PYTHONPATH": str(HFDL_SOURCE[0])} if HFDL_SOURCE else None
+        return child_environment(self.root / "hf-home", extra)
 
 
 def remove_tree(path: Path) -> None:

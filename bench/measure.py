@@ -68,15 +68,22 @@ def run_measured(
         output.write(f"\n$ {' '.join(argv)}\n".encode())
         output.flush()
         started = time.perf_counter()
-        process = subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=output, stderr=output)
+        # Its own process group: a kill reaches a shell loop's children too.
+        process = subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=output,
+            stderr=output,
+            start_new_session=True,
+        )
         if on_start is not None:
             on_start(process)
         timed_out = threading.Event()
 
         def kill() -> None:
             timed_out.set()
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(process.pid, signal.SIGKILL)
+            kill_group(process.pid)
 
         watchdog = threading.Timer(timeout, kill)
         watchdog.daemon = True
@@ -98,6 +105,12 @@ def run_measured(
         rss_mib=usage.ru_maxrss / 1024,
         returncode=code,
     )
+
+
+def kill_group(pid: int) -> None:
+    """SIGKILL the process group led by ``pid`` (the child and anything it started)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
 
 
 def median(values: Sequence[float]) -> float:

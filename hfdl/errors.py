@@ -122,6 +122,32 @@ class DuplicateModel(HfdlError):
     exit_code = EX_DATAERR
 
 
+class InvalidModelInput(ValidationError):
+    """Values given for a catalog entry or a model filter (on the command line) are invalid.
+
+    Checked with the catalog's own rules before anything is written, so that every problem is
+    reported at once and named by the catalog key it would go to (``priority``,
+    ``allow_patterns[0]``).
+    """
+
+    exit_code = EX_DATAERR
+
+    def __init__(
+        self,
+        problems: list[Problem],
+        *,
+        what: str = "invalid model options",
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(problems, what=what, hint=hint)
+
+
+class VerificationFailed(HfdlError):
+    """Downloaded files failed verification and were not repaired (or could not be)."""
+
+    exit_code = EX_DATAERR
+
+
 class InvalidSchedule(ValidationError):
     """A schedule's fields are invalid (name, type, time, day, concurrency, tags)."""
 

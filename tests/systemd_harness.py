@@ -16,11 +16,14 @@ tmpfs on ``/run/systemd`` and ``/run/log`` (only after checking that this proces
 mount namespace other than the one that started pytest), creates ``/run/systemd/system`` (else
 ``systemd --user`` refuses: "system has not been booted with systemd"), writes a journald
 drop-in (volatile storage in the tmpfs, no kmsg, no forwarding, no rate limit), starts
-``systemd-journald`` and ``systemd --user`` with a fresh ``XDG_RUNTIME_DIR`` and ``HOME``, and
-waits until the manager's private socket answers. At the end of the session it stops both,
-kills whatever the tier started and is still alive, unmounts and deletes its directories. If
-pytest dies without finalizers (SIGKILL, CI timeout), ``PR_SET_PDEATHSIG`` makes the kernel send
-SIGTERM to journald and the manager, and the manager stops its units when it exits.
+``systemd-journald`` and ``systemd --user`` with a fresh ``XDG_RUNTIME_DIR`` and ``HOME`` (the
+manager in a cgroup of its own, ``/hfdl_tests_<id>.slice``, so that concurrent tiers never
+share a unit's cgroup), and waits until the manager has finished starting up. At the end of
+the session it stops both, kills whatever the tier started and is still alive, removes its
+cgroups, unmounts and deletes its directories. If pytest dies without finalizers (SIGKILL, a
+CI timeout), ``PR_SET_PDEATHSIG`` makes the kernel send SIGTERM to journald and the manager,
+and the manager stops its units when it exits. The manager's ``DefaultTimeoutStopSec`` is 15 s
+(a drop-in in ``/run/systemd/user.conf.d``), so no unit holds a stop for 90 s.
 
 When the tier cannot run (not root, no ``unshare``, no systemd binaries, ``unshare`` refused,
 pytest run in-process or under xdist) ``systemd`` tests are skipped with the reason; with
@@ -30,7 +33,11 @@ Facts about this environment (systemd 252, PID 1 not systemd) that tests rely on
 
 * journald files the user manager's services under ``_SYSTEMD_UNIT=`` (their cgroup is not below
   ``user@UID.service``), so ``journalctl --user-unit`` finds nothing: match
-  ``SYSLOG_IDENTIFIER``, ``_SYSTEMD_UNIT`` or custom fields instead.
+  ``SYSLOG_IDENTIFIER``, ``_SYSTEMD_UNIT`` or custom fields instead. It takes the unit from the
+  first cgroup path component that is not a slice, hence the tier's slice-named cgroup.
+* A user manager uses the cgroup it starts in as its root (a trailing ``/init.scope`` is
+  dropped), so two managers started from the same cgroup share ``app.slice/<unit>``: stopping a
+  unit in one then waited 90 s (``DefaultTimeoutStopSec``) or failed the other's unit.
 * The manager passes its own environment (the minimal one built here) to every unit, and
   ``systemctl --user`` / ``systemd-run --user`` need only ``XDG_RUNTIME_DIR`` (they use the
   manager's private socket; D-Bus is not needed, though ``dbus.socket`` is available).
@@ -311,11 +318,10 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-def _cgroup_directories() -> list[Path]:
-    """This process's cgroup directories in the hierarchies systemd manages.
+def _cgroup_roots() -> list[Path]:
+    """The roots of the cgroup hierarchies systemd manages that this process is in.
 
-    That is the cgroup v2 one and, on a hybrid host, the v1 ``name=systemd`` one. Missing or
-    unreadable hierarchies are left out.
+    That is the cgroup v2 hierarchy and, on a hybrid host, the v1 ``name=systemd`` one.
     """
     mounts: list[tuple[Path, str, set[str]]] = []
     for line in Path("/proc/self/mounts").read_text().splitlines():
@@ -324,14 +330,14 @@ def _cgroup_directories() -> list[Path]:
             mounts.append((Path(parts[1]), parts[2], set(parts[3].split(","))))
     found = []
     for line in Path("/proc/self/cgroup").read_text().splitlines():
-        hierarchy, controllers, path = line.split(":", 2)
+        hierarchy, controllers, _path = line.split(":", 2)
         for mount_point, kind, options in mounts:
             unified = hierarchy == "0" and controllers == "" and kind == "cgroup2"
             named = "name=systemd" in controllers.split(",") and "name=systemd" in options
             if unified or named:
-                found.append(mount_point / path.lstrip("/"))
+                found.append(mount_point)
                 break
-    return [directory for directory in found if directory.is_dir()]
+    return [root for root in found if root.is_dir()]
 
 
 def _processes_in_cgroups(directories: Sequence[Path]) -> set[int]:
@@ -345,7 +351,7 @@ def _processes_in_cgroups(directories: Sequence[Path]) -> set[int]:
     return pids
 
 
-def _remove_cgroups(directories: Sequence[Path]) -> None:
+def remove_cgroups(directories: Sequence[Path]) -> None:
     """Remove (empty) cgroup trees, deepest first; busy ones are left."""
     for directory in directories:
         if not directory.is_dir():
@@ -517,17 +523,23 @@ class SystemdUser:
             )
 
     def _make_cgroups(self) -> list[Path]:
-        """Create this tier's own cgroup below pytest's, in each hierarchy systemd uses.
+        """Create this tier's own cgroup, in each hierarchy systemd uses; return them.
 
         A user manager takes the cgroup it starts in as its root and creates ``app.slice`` and
         the units' cgroups below it. Without a cgroup of its own, every tier on the machine
-        (another engineer's test run, the nested tiers of the harness tests) would share one
-        root, and a unit name used by two of them would share a cgroup: stopping one kills or
-        waits on the other's processes.
+        (another test run, the nested tiers of the harness tests) would share one root, and a
+        unit name used by two of them would share a cgroup: stopping one kills or waits on
+        the other's processes (seen: 90 s stop timeouts, units failing at start).
+
+        The cgroup sits at the hierarchy's top and is named like a slice, because journald
+        takes a unit's name (``_SYSTEMD_UNIT``) from the first path component after leading
+        slices: below pytest's own cgroup (``/init.scope`` here) every entry would be filed
+        under ``init.scope``.
         """
         created = []
-        for parent in _cgroup_directories():
-            directory = parent / f"hfdl-tests-{self.tier_id}"
+        name = f"hfdl_tests_{self.tier_id.replace('-', '_')}.slice"
+        for root in _cgroup_roots():
+            directory = root / name
             try:
                 directory.mkdir()
             except OSError:
@@ -607,7 +619,7 @@ class SystemdUser:
                     process.kill()
                     process.wait(timeout=10)
         self.kill_leftovers()
-        _remove_cgroups(self.cgroups)
+        remove_cgroups(self.cgroups)
         for mount_point in reversed(self.mounted):
             result = subprocess.run(["umount", str(mount_point)], capture_output=True, check=False)
             if result.returncode != 0:

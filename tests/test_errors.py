@@ -20,6 +20,8 @@ EXPECTED_CODES = {
     errors.CatalogNotFound: 66,
     errors.ModelNotFound: 65,
     errors.DuplicateModel: 65,
+    errors.InvalidModelInput: 65,
+    errors.VerificationFailed: 65,
     errors.InvalidSchedule: 65,
     errors.ScheduleNotFound: 65,
     errors.DuplicateSchedule: 65,

@@ -216,3 +216,37 @@ def test_dry_run_lists_sizes_and_downloads_nothing(workspace: Workspace, hub: Hu
     assert plans[0]["bytes_missing"] == plans[0]["bytes_total"] > 123_456
     assert not hub.find_requests(method="GET", origin="cdn")
     assert not workspace.repo_dir(repo_id).exists()
+
+
+def test_schedule_applies_its_tag_filter_and_concurrency(
+    workspace: Workspace, hub: HubServer
+) -> None:
+    tagged_id, _ = make_model(hub, base="org/tagged", weights=2000)
+    other_id, _ = make_model(hub, base="org/untagged", weights=2000)
+    workspace.write_catalog(
+        [{"name": tagged_id, "tags": ["cv"]}, {"name": other_id, "tags": ["nlp"]}]
+    )
+    created = workspace.hfdl(
+        "schedule",
+        "create",
+        "--name",
+        "vision",
+        "--type",
+        "daily",
+        "--time",
+        "03:00",
+        "--tags",
+        "cv",
+        "--max-concurrent",
+        "1",
+    )
+    assert created.returncode == 0, created.stderr
+
+    result = workspace.hfdl("run", "--schedule", "vision", "--json")
+
+    assert result.returncode == 0, result.stderr
+    assert [model["name"] for model in json.loads(result.stdout)["models"]] == [tagged_id]
+    assert workspace.model_row(other_id)["status"] == "pending"
+    session = workspace.query("SELECT * FROM sessions")[0]
+    assert session["schedule_name"] == "vision"
+    assert session["trigger"] == "manual"  # started by hand, not by a timer

@@ -12,6 +12,7 @@ import textwrap
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,6 +23,7 @@ from tests.systemd_harness import (
     SystemdUser,
     inside_private_namespace,
     processes_with_environment,
+    remove_cgroups,
     skip_or_fail,
 )
 from tests.workspace import REPO_ROOT, wait_for
@@ -115,6 +117,10 @@ def test_transient_service_gets_systemd_environment_and_exit_code(systemd: Syste
 
     assert result.returncode == 3, result.stderr
     (record,) = systemd.wait_for_records(SYSLOG_IDENTIFIER=name)
+    # The unit ran in this tier's own cgroup tree, which no other tier on the host shares.
+    if systemd.cgroups:
+        assert record["_SYSTEMD_CGROUP"] == f"/{systemd.cgroups[0].name}/app.slice/{name}.service"
+    assert record["_SYSTEMD_UNIT"] == f"{name}.service"
     # The manager's own minimal environment, not pytest's (no HF_HOME leaks into units).
     assert record["MESSAGE"] == (
         f"invocation True stream True extra yes hf_home False home {systemd.home}"
@@ -164,7 +170,12 @@ subprocess.run(
     env=tier.environment(), check=True,
 )
 tier.wait_for_unit_state("background.service", "active")
-report = {{"tier": tier.tier_id, "base": str(tier.base), "pids": tier.tier_processes()}}
+report = {{
+    "tier": tier.tier_id,
+    "base": str(tier.base),
+    "cgroups": [str(path) for path in tier.cgroups],
+    "pids": tier.tier_processes(),
+}}
 print(json.dumps(report), flush=True)
 if sys.argv[1] == "stop":
     tier.stop()
@@ -174,7 +185,7 @@ else:
 """
 
 
-def start_child_tier(mode: str) -> tuple[subprocess.Popen[str], dict[str, object]]:
+def start_child_tier(mode: str) -> tuple[subprocess.Popen[str], dict[str, Any]]:
     """Start a nested tier in a child process; return it and its first report."""
     script = CHILD_TIER_SCRIPT.format(root=str(REPO_ROOT))
     child = subprocess.Popen(
@@ -205,7 +216,6 @@ def test_stopping_the_tier_leaves_no_process_or_mount(systemd_user: SystemdUser)
     child, report = start_child_tier("stop")
     tier_id = str(report["tier"])
     pids = report["pids"]
-    assert isinstance(pids, list)
     # journald, the manager and the unit's sleep at least.
     assert len(pids) >= 3
 
@@ -215,6 +225,7 @@ def test_stopping_the_tier_leaves_no_process_or_mount(systemd_user: SystemdUser)
     assert json.loads(output)["after"] == []
     assert processes_with_environment(TIER_MARKER, tier_id) == []
     assert not Path(str(report["base"])).exists()
+    assert not [path for path in report["cgroups"] if Path(path).exists()]
     # The nested tier's mounts were private to it: the session's tier is still in place.
     assert (RUN_SYSTEMD / "system").is_dir()
     assert systemd_user.systemctl("is-system-running").returncode == 0
@@ -232,8 +243,10 @@ def test_a_killed_pytest_takes_the_tier_down_with_it(systemd_user: SystemdUser) 
     try:
         wait_for(lambda: not processes_with_environment(TIER_MARKER, tier_id), timeout=20)
     finally:
-        # Its directory stays (nobody ran its finalizer); its mounts died with its namespace.
+        # Its directory and (empty) cgroup stay, as nobody ran its finalizer; its mounts died
+        # with its namespace.
         shutil.rmtree(str(report["base"]), ignore_errors=True)
+        remove_cgroups([Path(path) for path in report["cgroups"]])
 
 
 def test_skip_becomes_failure_on_ci(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -187,6 +187,9 @@ def test_failing_run_leaves_the_unit_failed_and_status_says_why(
     failures = status["database"]["recent_failures"]
     assert failures[0]["model_name"] == repo_id
     assert "was not found" in failures[0]["error"]
+    # The final error line is filed as an error (PRIORITY=3), not as info.
+    errors = systemd.journal_records(SYSLOG_IDENTIFIER="hfdl", PRIORITY="3")
+    assert any("did not complete" in record.get("MESSAGE", "") for record in errors)
 
 
 def test_disable_delete_and_stop_remove_what_they_should(
@@ -260,3 +263,41 @@ def test_foreign_unit_file_is_never_overwritten(
     assert "did not generate" in result.stderr
     assert foreign.read_text() == "[Timer]\nOnCalendar=daily\n"
     assert not (systemd.unit_dir / "hfdl-run@.service").exists()
+
+
+def test_running_service_reports_progress_in_systemctl_status(
+    workspace: Workspace, hub: HubServer, systemd: Any
+) -> None:
+    repo_id = setup(workspace, hub)
+    # Slow the weights down so the oneshot is still running while we look.
+    hub.inject((repo_id, WEIGHTS), origin="cdn", trickle=(2_000, 0.1), times=None)
+    assert (
+        workspace.hfdl(
+            "--user",
+            "schedule",
+            "create",
+            "--name",
+            "slow",
+            "--type",
+            "daily",
+            "--time",
+            "05:00",
+            env=systemd.env,
+        ).returncode
+        == 0
+    )
+    hfdl_json(workspace, systemd, "start")
+
+    force_fire(systemd, "hfdl-slow.timer")
+
+    service = "hfdl-run@slow.service"
+    seen: list[str] = []
+
+    def status_text() -> bool:
+        text = systemd.unit_property(service, "StatusText")
+        seen.append(text)
+        return "models" in text and "KiB of" in text
+
+    wait_for(status_text, timeout=60, interval=0.05)
+    assert any(text.startswith("0/1 models") for text in seen)
+    systemd.wait_for_unit_state(service, "inactive", timeout=60)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -128,15 +129,22 @@ def pattern_problems(pattern: object) -> list[str]:
     """
     if not isinstance(pattern, str):
         return [f"must be a glob string like '*.json', not {_json_type(pattern)}"]
+    return list(_glob_problems(pattern))
+
+
+# Catalogs repeat the same few globs in every entry; translating each to a regex again made
+# glob checks half of the time `hfdl models list` spent validating 10,000 models.
+@functools.lru_cache(maxsize=4096)
+def _glob_problems(pattern: str) -> tuple[str, ...]:
     if not pattern:
-        return ["must not be empty"]
+        return ("must not be empty",)
     if "\x00" in pattern or "\n" in pattern or "\r" in pattern:
-        return [f"{pattern!r}: must not contain NUL or newline characters"]
+        return (f"{pattern!r}: must not contain NUL or newline characters",)
     try:
         re.compile(fnmatch.translate(pattern))
     except re.error as error:
-        return [f"{pattern!r}: not a valid glob: {error}"]
-    return []
+        return (f"{pattern!r}: not a valid glob: {error}",)
+    return ()
 
 
 def _json_type(value: object) -> str:

@@ -10,17 +10,21 @@ from typing import NoReturn
 
 def _report(error: BaseException) -> None:
     from hfdl.errors import HfdlError
+    from hfdl.journal import stream_is_journal
 
+    # Under systemd stderr is the journal: the sd-daemon "<3>" prefix files these lines at
+    # PRIORITY=3 (err) instead of info, so `journalctl -p err` finds them.
+    prefix = "<3>" if stream_is_journal(sys.stderr) else ""
     if isinstance(error, HfdlError):
-        sys.stderr.write(f"hfdl: error: {error.message}\n")
+        sys.stderr.write(f"{prefix}hfdl: error: {error.message}\n")
         if error.hint:
-            sys.stderr.write(f"hfdl: hint: {error.hint}\n")
+            sys.stderr.write(f"{prefix}hfdl: hint: {error.hint}\n")
     elif isinstance(error, OSError):
-        sys.stderr.write(f"hfdl: error: {error}\n")
+        sys.stderr.write(f"{prefix}hfdl: error: {error}\n")
     else:
         sys.stderr.write(
-            f"hfdl: internal error: {type(error).__name__}: {error}\n"
-            "hfdl: hint: run again with --debug (or HFDL_DEBUG=1) for a traceback, "
+            f"{prefix}hfdl: internal error: {type(error).__name__}: {error}\n"
+            f"{prefix}hfdl: hint: run again with --debug (or HFDL_DEBUG=1) for a traceback, "
             "and report it\n"
         )
 

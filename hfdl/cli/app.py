@@ -53,8 +53,11 @@ def main_options(
 
 def _register() -> None:
     # Imported here, after `app` exists, because each command module decorates `app`.
+    from hfdl.cli import cleanup as _cleanup  # noqa: F401
+    from hfdl.cli import config as _config  # noqa: F401
     from hfdl.cli import lifecycle as _lifecycle  # noqa: F401
     from hfdl.cli import logs as _logs  # noqa: F401
+    from hfdl.cli import models as _models  # noqa: F401
     from hfdl.cli import run as _run  # noqa: F401
     from hfdl.cli import schedule as _schedule  # noqa: F401
     from hfdl.cli import status as _status  # noqa: F401

@@ -191,7 +191,9 @@ def _fetch_locked(
     transferred = 0
 
     if existing >= expected:
-        # Complete but never published (a crash between the last byte and the rename).
+        # Complete but never published (a crash between the last byte and the rename), or an
+        # empty file, which needs no request: make sure the (empty) partial file exists.
+        os.close(os.open(incomplete, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o666))
         hasher = new_hasher(remote_file)
         hash_file(incomplete, existing, hasher)
         digest = str(hasher.hexdigest())

@@ -1,0 +1,83 @@
+"""``hfdl cleanup``: remove superseded revisions, removed models and orphaned partial downloads."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from hfdl.cli.app import app
+from hfdl.cli.context import AppContext
+from hfdl.cli.options import JsonOption
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from hfdl.services.cleanup import CleanupReport
+
+
+@app.command("cleanup")
+def cleanup_command(
+    context: typer.Context,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="List what would be removed, with sizes; remove nothing."),
+    ] = False,
+    json_output: JsonOption = False,
+) -> None:
+    """Free disk space: old revisions, models removed from the catalog, stale partial files.
+
+    Only what hfdl downloaded is ever removed; other users' models in a shared cache stay.
+    A revision no longer wanted goes once it was downloaded more than
+    settings.cleanup_age_days (models.json) ago; a revision the catalog still wants never
+    goes; partial downloads a run can still resume stay. Exit status 75 while a run holds
+    the lock.
+    """
+    from hfdl.services.cleanup import run_cleanup
+
+    app_context: AppContext = context.obj
+    report = run_cleanup(app_context.settings(), dry_run=dry_run)
+    for warning in report.warnings:
+        sys.stderr.write(f"hfdl: warning: {warning}\n")
+    if json_output:
+        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        return
+    sys.stdout.write(render_report(report, show_kept=app_context.verbose))
+
+
+def render_report(report: CleanupReport, *, show_kept: bool = False) -> str:
+    """The plain-text form: one line per item removed, then the total freed.
+
+    Args:
+        report: what cleanup did.
+        show_kept: also list what was kept, and why (``--verbose``).
+
+    Returns:
+        The text, ending with a newline.
+    """
+    from hfdl.sizes import format_size
+
+    verb = "would remove" if report.dry_run else "removed"
+    lines: list[str] = []
+    for item in report.removed:
+        what = _describe(item.commit_sha, item.path)
+        lines.append(
+            f"{verb} {what} of {item.model} ({item.reason}, {item.age_days:.0f} days old): "
+            f"{format_size(item.bytes_freed)}"
+        )
+    if show_kept:
+        for kept in report.kept:
+            what = _describe(kept.commit_sha, kept.path)
+            lines.append(f"kept {what} of {kept.model} ({kept.reason})")
+    freed = format_size(report.bytes_freed)
+    if report.dry_run:
+        lines.append(f"would free {freed} in {report.cache_dir} (dry run: nothing was removed)")
+    else:
+        lines.append(f"freed {freed} in {report.cache_dir}")
+    return "\n".join(lines) + "\n"
+
+
+def _describe(commit_sha: str | None, path: Path) -> str:
+    return f"revision {commit_sha[:12]}" if commit_sha else f"partial download {path.name}"

@@ -250,3 +250,23 @@ def test_schedule_applies_its_tag_filter_and_concurrency(
     session = workspace.query("SELECT * FROM sessions")[0]
     assert session["schedule_name"] == "vision"
     assert session["trigger"] == "manual"  # started by hand, not by a timer
+
+
+def test_hand_edited_revision_is_fetched_at_the_next_run(
+    workspace: Workspace, hub: HubServer
+) -> None:
+    repo_id, first = make_model(hub, weights=2000)
+    hub.create_tag(repo_id, "v1", first)
+    second = hub.commit(repo_id, {"config.json": '{"hidden_size": 99}'})
+    workspace.write_catalog([{"name": repo_id, "revision": "v1"}])
+    assert workspace.hfdl("run").returncode == 0
+    assert workspace.model_row(repo_id)["commit_sha"] == first
+
+    # Edited by hand in models.json: not due for a periodic check, but fetched now.
+    workspace.write_catalog([{"name": repo_id, "revision": "main"}])
+    result = workspace.hfdl("run")
+
+    assert result.returncode == 0, result.stderr
+    assert workspace.model_row(repo_id)["commit_sha"] == second
+    config = workspace.snapshot_file(repo_id, second, "config.json")
+    assert config.read_text() == '{"hidden_size": 99}'

@@ -105,7 +105,7 @@ def test_permanent_errors_fail_at_once_and_others_complete(
     assert "was not found" in report[missing_id]["error"]
     assert report[gated_id]["status"] == "failed"
     assert "gated" in report[gated_id]["error"]
-    assert f"{hub.url}/{gated_id}" in report[gated_id]["hint"]
+    assert f"accept the terms at {hub.url}/{gated_id} " in report[gated_id]["hint"]
     assert report[good_id]["status"] == "completed"
     assert_complete(workspace, hub, good_id, good_commit)
     # Not retried: no request is repeated. (Like the real Hub, the test Hub shows a gated

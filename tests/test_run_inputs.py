@@ -266,3 +266,46 @@ def test_terminal_gets_progress_bars(workspace: Workspace, hub: HubServer) -> No
     text = output.decode(errors="replace")
     assert repo_id in text
     assert "\x1b[" in text  # rich's live display, not plain log lines
+
+
+def test_verify_on_run_reports_and_repairs_damaged_files(
+    workspace: Workspace, hub: HubServer
+) -> None:
+    repo_id, commit = small_repo(hub)
+    workspace.write_catalog([{"name": repo_id}])
+    assert workspace.hfdl("run").returncode == 0
+    blob = workspace.snapshot_file(repo_id, commit, WEIGHTS).resolve()
+    damaged = bytearray(blob.read_bytes())
+    damaged[100] ^= 0xFF
+    blob.write_bytes(bytes(damaged))
+
+    workspace.write_config(verify_on_run="report")
+    reported = workspace.hfdl("run", "--check")
+    assert reported.returncode == 1
+    assert "damaged" in reported.stderr
+
+    workspace.write_config(verify_on_run="repair")
+    hub.clear_requests()
+    repaired = workspace.hfdl("run", "--check")
+    assert repaired.returncode == 0, repaired.stderr
+    assert blob.read_bytes() == hub.file_bytes(repo_id, WEIGHTS, commit)
+    fetched = {record.filename for record in hub.find_requests(method="GET", origin="cdn")}
+    assert fetched == {WEIGHTS}
+
+
+def test_auto_cleanup_runs_at_the_end_of_a_run(workspace: Workspace, hub: HubServer) -> None:
+    repo_id, _ = small_repo(hub)
+    gone_id, _ = small_repo(hub)
+    workspace.write_catalog([{"name": repo_id}, {"name": gone_id}])
+    assert workspace.hfdl("run").returncode == 0
+    assert workspace.repo_dir(gone_id).exists()
+
+    workspace.write_catalog([{"name": repo_id}], settings={"auto_cleanup": True})
+    result = workspace.hfdl("run")
+
+    assert result.returncode == 0, result.stderr
+    assert "auto cleanup" in result.stderr
+    assert not (workspace.repo_dir(gone_id) / "snapshots").exists() or not any(
+        (workspace.repo_dir(gone_id) / "snapshots").iterdir()
+    )
+    assert workspace.repo_dir(repo_id).exists()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ from hfdl.catalog.model import (
 )
 from hfdl.catalog.validate import validate_catalog_document
 from hfdl.errors import CatalogError, CatalogNotFound, Problem
+from hfdl.fileio import write_atomically
 from hfdl.sizes import parse_size
 
 DEFAULT_FILE_MODE = 0o644
@@ -242,51 +241,8 @@ def save_catalog_document(path: Path, data: Any) -> Catalog:
 
 def _write_atomically(target: Path, text: str) -> None:
     try:
-        existing = target.stat()
-    except FileNotFoundError:
-        existing = None
-    mode = DEFAULT_FILE_MODE if existing is None else existing.st_mode & 0o7777
-    temp_path: str | None = None
-    try:
-        fd, temp_path = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            owner = _owner(handle.fileno())
-            if existing is not None and (existing.st_uid, existing.st_gid) != owner:
-                # When root edits a file owned by a service user, keep that user's ownership.
-                with contextlib.suppress(PermissionError):
-                    os.fchown(handle.fileno(), existing.st_uid, existing.st_gid)
-            os.fsync(handle.fileno())
-        os.replace(temp_path, target)
-        temp_path = None
-        _fsync_directory(target.parent)
+        write_atomically(target, text, new_file_mode=DEFAULT_FILE_MODE)
     except OSError as error:
         raise CatalogError(
             [Problem(str(target), "", f"cannot write the file: {error.strerror or error}")]
         ) from None
-    finally:
-        if temp_path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temp_path)
-
-
-def _owner(fd: int) -> tuple[int, int]:
-    status = os.fstat(fd)
-    return status.st_uid, status.st_gid
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable: the directory entry lives in the directory's own data."""
-    try:
-        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -88,6 +88,11 @@ def run_command(
     if result.failed:
         names = ", ".join(outcome.name for outcome in result.failed)
         raise RunFailed(f"{len(result.failed)} model(s) did not complete: {names}")
+    if result.status == "failed":
+        raise RunFailed(
+            "verification found damaged files on disk",
+            hint="see `hfdl models verify`; set verify_on_run: repair to fetch them again",
+        )
     return 0
 
 

@@ -33,6 +33,7 @@ WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 ScheduleType = Literal["daily", "weekly"]
+VerifyMode = Literal["off", "report", "repair"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -211,6 +212,16 @@ class Settings:
         env=("HFDL_ENDPOINT", "HF_ENDPOINT"),
         description="Base URL of the Hugging Face Hub or of a mirror; http:// or https://. A "
         "trailing slash is removed.",
+    )
+    verify_on_run: VerifyMode = setting(
+        default="off",
+        example="repair",
+        env=("HFDL_VERIFY_ON_RUN",),
+        description="Whether a run also re-hashes the files of models that were already up to "
+        "date (what `hfdl models verify` does): `off`; `report` (a bad file fails the run); or "
+        "`repair` (bad files are fetched again). Files downloaded by the run itself are always "
+        "verified while they stream. Costs reading every byte of those models from disk. Quote "
+        "it in YAML (`\"off\"`): bare `off` is the boolean false there.",
     )
     default_schedule: ScheduleSettings = section(
         "Defaults for schedules: when scheduled runs happen and how many models they download "

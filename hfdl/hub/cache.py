@@ -12,13 +12,13 @@ not import ``huggingface_hub``.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+from hfdl.fileio import write_atomically
 
 INCOMPLETE_SUFFIX = ".incomplete"
 COMMIT_SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
@@ -98,7 +98,7 @@ class RepoCache:
         ref.parent.mkdir(parents=True, exist_ok=True)
         if ref.exists() and ref.read_text().strip() == commit_sha:
             return
-        atomic_write_text(ref, commit_sha)
+        write_atomically(ref, commit_sha)
 
     def has_blob(self, etag: str, size: int) -> bool:
         """Whether a complete blob of the expected size is present."""
@@ -176,30 +176,3 @@ class RepoCache:
             except OSError:
                 continue
         return total
-
-
-def atomic_write_text(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``.
-
-    Args:
-        path: the destination; its folder must exist.
-        text: the content.
-        mode: permission bits of the new file.
-
-    Raises:
-        OSError: when the folder is not writable.
-    """
-    descriptor, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    try:
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise

@@ -228,7 +228,9 @@ def _fetch_locked(
                         error,
                         repo_id=repo_id,
                         revision=commit_sha,
-                        endpoint=url,
+                        # The resolve URL is "<endpoint>/<repo>/resolve/...": the hints
+                        # (e.g. where to accept gated terms) name the Hub, not the file.
+                        endpoint=url.split(f"/{repo_id}/resolve/", 1)[0],
                         path=remote_file.path,
                     ) from error
             if existing and response.status_code == 200:

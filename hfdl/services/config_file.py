@@ -12,11 +12,8 @@ descriptions as comments, and the caller says so.
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import os
 import re
-import tempfile
 import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +21,7 @@ from typing import Any
 
 from hfdl.config.schema import FIELDS, FIELDS_BY_KEY, SECTIONS
 from hfdl.config.yaml_io import parse_yaml_text, yaml_scalar
+from hfdl.fileio import write_atomically as _write_file_atomically
 
 # A configuration file hfdl creates: readable by the service's group, not by everyone.
 NEW_CONFIG_FILE_MODE = 0o640
@@ -249,55 +247,9 @@ def _append_to_section(text: str, section: Any, key: str, name: str, scalar: str
 
 
 def write_atomically(path: Path, text: str, *, new_file_mode: int = NEW_CONFIG_FILE_MODE) -> None:
-    """Replace ``path`` with ``text`` so that readers see the old or the new file, never half.
-
-    Written to a temporary file in the same directory, fsync'ed, renamed over the target,
-    then the directory is fsync'ed. An existing file keeps its permission bits (and, when
-    root edits another user's file, its owner); a new file gets ``new_file_mode`` and its
-    directory is created. A symbolic link is followed: its target is replaced.
+    """Write a config file atomically (:func:`hfdl.fileio.write_atomically`); new files 0640.
 
     Raises:
         OSError: the directory or file cannot be written; the message names the file.
     """
-    target = Path(os.path.realpath(path))
-    try:
-        existing = target.stat()
-    except FileNotFoundError:
-        existing = None
-    mode = new_file_mode if existing is None else existing.st_mode & 0o7777
-    temporary: str | None = None
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), mode)
-            if existing is not None and os.fstat(handle.fileno()).st_uid != existing.st_uid:
-                with contextlib.suppress(PermissionError):
-                    os.fchown(handle.fileno(), existing.st_uid, existing.st_gid)
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
-        temporary = None
-        _fsync_directory(target.parent)
-    except OSError as error:
-        raise OSError(f"cannot write {target}: {error.strerror or error}") from error
-    finally:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable: the directory entry lives in the directory's own data."""
-    try:
-        descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    _write_file_atomically(path, text, new_file_mode=new_file_mode)

@@ -17,7 +17,7 @@ from typing import Any
 
 from hfdl.config import Settings
 from hfdl.errors import SystemdError
-from hfdl.hub.cache import atomic_write_text
+from hfdl.fileio import write_atomically
 from hfdl.store import Store
 from hfdl.systemd.manager import Scope, Systemctl, parse_timestamp
 from hfdl.systemd.units import UnitFile, default_executable, is_generated, render_units
@@ -135,7 +135,7 @@ def _write_units(unit_dir: Path, files: list[UnitFile], report: LifecycleReport)
         path = unit_dir / unit.name
         if path.exists() and path.read_text() == unit.content:
             continue
-        atomic_write_text(path, unit.content, mode=0o644)
+        write_atomically(path, unit.content, new_file_mode=0o644)
         report.written.append(unit.name)
 
 

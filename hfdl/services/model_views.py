@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from hfdl.catalog import (
     PRIORITIES,
@@ -122,22 +122,60 @@ def initial_status(catalog_status: str | None) -> str:
     return "pending"
 
 
-def summary_from_catalog(model: CatalogModel, row: ModelRow | None) -> ModelSummary:
-    """Merge a catalog entry (its current fields) with its database row (its state), if any."""
+class DownloadState(Protocol):
+    """A model's state in the database: a ``ModelRow``, or the lighter ``ModelState``."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def commit_sha(self) -> str | None: ...
+    @property
+    def bytes_on_disk(self) -> int | None: ...
+    @property
+    def last_success_at(self) -> datetime | None: ...
+    @property
+    def last_checked_at(self) -> datetime | None: ...
+    @property
+    def last_error(self) -> str | None: ...
+    @property
+    def attempts(self) -> int: ...
+
+
+def summary_from_catalog(model: CatalogModel, state: DownloadState | None) -> ModelSummary:
+    """Merge a catalog entry (its current fields) with its state in the database, if any."""
+    if state is None:
+        return ModelSummary(
+            name=model.name,
+            enabled=model.enabled,
+            status=initial_status(model.status),
+            priority=model.priority,
+            tags=model.tags,
+            revision=model.revision,
+            commit_sha=None,
+            bytes_on_disk=None,
+            size_estimate=model.size_estimate,
+            last_success_at=None,
+            last_checked_at=None,
+            last_error=None,
+            attempts=0,
+            description=model.description,
+            allow_patterns=model.allow_patterns,
+            ignore_patterns=model.ignore_patterns,
+        )
     return ModelSummary(
         name=model.name,
         enabled=model.enabled,
-        status=row.status if row is not None else initial_status(model.status),
+        status=state.status,
         priority=model.priority,
         tags=model.tags,
         revision=model.revision,
-        commit_sha=row.commit_sha if row is not None else None,
-        bytes_on_disk=row.bytes_on_disk if row is not None else None,
+        commit_sha=state.commit_sha,
+        bytes_on_disk=state.bytes_on_disk,
         size_estimate=model.size_estimate,
-        last_success_at=row.last_success_at if row is not None else None,
-        last_checked_at=row.last_checked_at if row is not None else None,
-        last_error=row.last_error if row is not None else None,
-        attempts=row.attempts if row is not None else 0,
+        last_success_at=state.last_success_at,
+        last_checked_at=state.last_checked_at,
+        last_error=state.last_error,
+        attempts=state.attempts,
         description=model.description,
         allow_patterns=model.allow_patterns,
         ignore_patterns=model.ignore_patterns,

@@ -132,8 +132,8 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
     check_filters(filters)
     catalog = load_catalog(settings.models_file)
     with _existing_store(settings) as store:
-        rows = store.models_by_name() if store is not None else {}
-    summaries = (summary_from_catalog(model, rows.get(model.name)) for model in catalog.models)
+        states = store.model_states() if store is not None else {}
+    summaries = (summary_from_catalog(model, states.get(model.name)) for model in catalog.models)
     return [summary for summary in summaries if filters.matches(summary)]
 
 

@@ -7,6 +7,7 @@ It never prints and never exits: it reports through a ``RunObserver`` and return
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import threading
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from hfdl.catalog import Catalog, load_catalog
 from hfdl.config import Settings
-from hfdl.errors import Cancelled
+from hfdl.errors import Cancelled, HfdlError
 from hfdl.hub.cache import RepoCache
 from hfdl.services.download import ModelDownloader, now_utc
 from hfdl.services.events import ModelOutcome, RunObserver, RunResult
@@ -26,6 +27,7 @@ from hfdl.services.lock import RunLock
 from hfdl.services.plan import ModelPlan, admit, plan_model
 from hfdl.services.retry import RetryPolicy, call_with_retries
 from hfdl.services.select import Candidate, select_candidates
+from hfdl.sizes import format_size
 from hfdl.store import Store
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 
 # Models planned at once: each plan is one or two small API requests, mostly waiting.
 PLAN_WORKERS = 8
+
+logger = logging.getLogger("hfdl.run")
 
 
 @dataclass(frozen=True)
@@ -107,8 +111,21 @@ class Runner:
                 )
             return self._client
 
-    def plan(self, catalog: Catalog, store: Store, options: RunOptions) -> list[ModelPlan]:
+    def plan(
+        self,
+        catalog: Catalog,
+        store: Store,
+        options: RunOptions,
+        changed: frozenset[str] = frozenset(),
+    ) -> list[ModelPlan]:
         """Select the candidates and ask the Hub what each needs; admit what fits on disk.
+
+        Args:
+            catalog: the catalog.
+            store: the state DB.
+            options: what to run.
+            changed: models whose catalog entry changed in this run's sync (a new revision
+                or patterns must be fetched now, not at the next periodic check).
 
         Returns:
             The plans in download order.
@@ -123,6 +140,7 @@ class Runner:
             tags=tags,
             names=options.model_names,
             force_check=options.force_check,
+            changed=changed,
         )
         cache_dir = self.settings.download_directory
 
@@ -201,7 +219,7 @@ class Runner:
     ) -> RunResult:
         # We hold the lock, so any session still "running" belongs to a process that died.
         store.recover_interrupted(all_running=True)
-        store.sync_catalog(catalog)
+        sync = store.sync_catalog(catalog)
         options = self._apply_schedule(store, options)
         session_id = store.start_session(
             trigger=options.trigger,
@@ -211,7 +229,7 @@ class Runner:
             invocation_id=os.environ.get("INVOCATION_ID"),
         )
         try:
-            plans = self.plan(catalog, store, options)
+            plans = self.plan(catalog, store, options, changed=frozenset(sync.updated))
             self.observer.run_started(session_id, [plan.name for plan in plans])
             outcomes = self._execute(store, session_id, plans, options)
         except Cancelled:
@@ -221,9 +239,13 @@ class Runner:
             store.finish_session(session_id, "failed", error=str(error))
             raise
         cancelled = self.stop.is_set()
-        failed = any(outcome.status in ("failed", "skipped") for outcome in outcomes)
+        download_failed = any(outcome.status in ("failed", "skipped") for outcome in outcomes)
+        verified = cancelled or self._after_downloads(catalog, store, outcomes)
+        failed = download_failed or not verified
         status = "interrupted" if cancelled else ("failed" if failed else "completed")
-        store.finish_session(session_id, status)
+        store.finish_session(
+            session_id, status, error=None if verified else "verification found bad files"
+        )
         result = RunResult(
             session_id=session_id,
             status=status,
@@ -233,6 +255,47 @@ class Runner:
         )
         self.observer.run_finished(result)
         return result
+
+    def _after_downloads(
+        self, catalog: Catalog, store: Store, outcomes: list[ModelOutcome]
+    ) -> bool:
+        """The end-of-run chores the configuration asks for: verify, then clean up.
+
+        Returns:
+            ``False`` when verification found files it did not (or was not allowed to) repair.
+        """
+        healthy = True
+        mode = self.settings.verify_on_run
+        up_to_date = [outcome.name for outcome in outcomes if outcome.status == "up-to-date"]
+        if mode != "off" and up_to_date:
+            from hfdl.services.verify import verify_models
+            from hfdl.services.verify_report import LogVerifyObserver
+
+            report = verify_models(
+                self.settings,
+                store,
+                up_to_date,
+                repair=mode == "repair",
+                observer=LogVerifyObserver(),
+                client=self.client,
+                policy=self.policy,
+            )
+            healthy = report.ok
+        if catalog.settings.auto_cleanup:
+            from hfdl.services.cleanup import cleanup
+
+            try:
+                cleaned = cleanup(self.settings, catalog, store, dry_run=False)
+            except (HfdlError, OSError) as error:
+                # Cleanup frees space; failing it must not turn good downloads into a failure.
+                logger.warning("auto cleanup failed: %s", error)
+            else:
+                logger.info(
+                    "auto cleanup: %d item(s) removed, %s freed",
+                    len(cleaned.to_dict()["removed"]),
+                    format_size(cleaned.bytes_freed),
+                )
+        return healthy
 
     def _apply_schedule(self, store: Store, options: RunOptions) -> RunOptions:
         """Fold a schedule's tag filter and concurrency into the options."""

@@ -38,6 +38,7 @@ def select_candidates(
     tags: frozenset[str] | None = None,
     names: frozenset[str] | None = None,
     force_check: bool = False,
+    changed: frozenset[str] = frozenset(),
 ) -> list[Candidate]:
     """Choose the models a run works on.
 
@@ -53,6 +54,8 @@ def select_candidates(
         tags: when given, only models with at least one of these tags.
         names: when given, only these models (enabled or not).
         force_check: treat every completed model as due for a check.
+        changed: models whose catalog entry just changed (revision, patterns...): their
+            file list is fetched again now, since what is on disk may not be what they want.
 
     Returns:
         The candidates, in download order.
@@ -69,6 +72,8 @@ def select_candidates(
             continue
         row = rows.get(model.name)
         reason = _reason(model, row, period=period, now=now, force_check=force_check)
+        if reason in (None, "update-check") and model.name in changed:
+            reason = "pending"
         if reason is not None:
             chosen.append(
                 Candidate(model=model, reason=reason, known_commit=row.commit_sha if row else None)

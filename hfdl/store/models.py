@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from sqlalchemy import Boolean, Column, Text, bindparam, func, select, type_coerce, update
+from sqlalchemy import Column, Text, bindparam, func, select, type_coerce, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
@@ -21,7 +20,7 @@ from hfdl.store.rows import (
     SyncReport,
     Unchanged,
 )
-from hfdl.store.tables import JsonTuple, UtcDateTime, files, models, utc_now
+from hfdl.store.tables import files, models, utc_now
 
 if TYPE_CHECKING:
     from hfdl.catalog.model import Catalog, CatalogModel
@@ -336,90 +335,76 @@ class ModelsMixin(Database):
         with self._read() as connection:
             return [FileRecord(**row._mapping) for row in connection.execute(query)]
 
-    def models_by_name(self, *, include_removed: bool = True) -> dict[str, ModelRow]:
-        """Every model, keyed by name: the same rows as :meth:`list_models`, read faster.
+    def model_states(self) -> dict[str, ModelState]:
+        """Every model's download state, keyed by name (removed models included).
 
-        ``hfdl models list`` merges the catalog with these rows and must answer within a
-        second for 10,000 models. The column types' per-value conversion (``strptime`` for
-        each timestamp) costs most of :meth:`list_models`' time at that size, so this reads
-        the stored text as it is and converts it with cheaper calls (``fromisoformat``, one
-        ``json.loads`` per distinct list). The result is equal to what :meth:`list_models`
-        returns.
-
-        Args:
-            include_removed: also return models no longer in the catalog.
+        ``hfdl models list`` merges the catalog with these and must answer within a second
+        for 10,000 models. It needs only the state columns, and building full
+        :class:`ModelRow` objects (21 fields, ``strptime`` per timestamp in the column type)
+        would cost more than the query; this reads the seven state columns and converts their
+        stored text directly.
 
         Returns:
-            ``{name: row}`` in catalog order (removed ones last).
+            ``{name: state}``.
 
         Raises:
             StoreError: the database cannot be read.
         """
-        columns = [
-            type_coerce(column, Text()).label(column.name)
-            if isinstance(column.type, UtcDateTime | JsonTuple)
-            else column
-            for column in _MODEL_ROW_COLUMNS
-        ]
-        query = select(*columns).order_by(
-            models.c.removed,
-            models.c.catalog_index.is_(None),
-            models.c.catalog_index,
+        timestamps = ("last_success_at", "last_checked_at")
+        query = select(
             models.c.name,
+            *(
+                type_coerce(models.c[field], Text()) if field in timestamps else models.c[field]
+                for field in ModelState._fields
+            ),
         )
-        if not include_removed:
-            query = query.where(models.c.removed.is_(False))
         with self._read() as connection:
             raw_rows = connection.execute(query).all()
-        decode = _RawValueDecoder()
-        result: dict[str, ModelRow] = {}
-        for raw in raw_rows:
-            # Positional: the columns are selected in ModelRow's field order.
-            values = list(raw)
-            for index in _TIMESTAMP_INDEXES:
-                values[index] = decode.timestamp(values[index])
-            for index in _LIST_INDEXES:
-                values[index] = decode.string_list(values[index])
-            for index in _BOOLEAN_INDEXES:
-                values[index] = bool(values[index])
-            row = ModelRow(*values)
-            result[row.name] = row
-        return result
+        return {
+            name: ModelState(
+                status,
+                commit_sha,
+                bytes_on_disk,
+                _stored_timestamp(last_success_at),
+                _stored_timestamp(last_checked_at),
+                last_error,
+                attempts,
+            )
+            for (
+                name,
+                status,
+                commit_sha,
+                bytes_on_disk,
+                last_success_at,
+                last_checked_at,
+                last_error,
+                attempts,
+            ) in raw_rows
+        }
 
 
-_TIMESTAMP_INDEXES = tuple(
-    index for index, column in enumerate(_MODEL_ROW_COLUMNS) if isinstance(column.type, UtcDateTime)
-)
-_LIST_INDEXES = tuple(
-    index for index, column in enumerate(_MODEL_ROW_COLUMNS) if isinstance(column.type, JsonTuple)
-)
-_BOOLEAN_INDEXES = tuple(
-    index for index, column in enumerate(_MODEL_ROW_COLUMNS) if isinstance(column.type, Boolean)
-)
+class ModelState(NamedTuple):
+    """A model's download state: the part of a :class:`ModelRow` a listing needs.
 
-
-class _RawValueDecoder:
-    """Turns stored text into Python values the way the column types do, only faster.
-
-    Lists repeat a lot (every model tagged ``nlp``, the same patterns), so each distinct JSON
-    text is decoded once.
+    Same names and meaning as the :class:`ModelRow` fields.
     """
 
-    def __init__(self) -> None:
-        self._lists: dict[str, tuple[str, ...]] = {}
+    status: str
+    commit_sha: str | None
+    bytes_on_disk: int | None
+    last_success_at: datetime | None
+    last_checked_at: datetime | None
+    last_error: str | None
+    attempts: int
 
-    def timestamp(self, text: str | None) -> datetime | None:
-        # Stored as '2026-11-29T01:02:03.000000Z' (UtcDateTime); fromisoformat reads the 'Z'
-        # as UTC since Python 3.11 and is some 30 times faster than strptime.
-        return None if text is None else datetime.fromisoformat(text)
 
-    def string_list(self, text: str | None) -> tuple[str, ...] | None:
-        if text is None:
-            return None
-        decoded = self._lists.get(text)
-        if decoded is None:
-            decoded = self._lists[text] = tuple(json.loads(text))
-        return decoded
+def _stored_timestamp(text: str | None) -> datetime | None:
+    """Read a timestamp as the UtcDateTime column type stores it, without its strptime.
+
+    Stored as ``'2026-11-29T01:02:03.000000Z'``; ``fromisoformat`` reads the ``Z`` as UTC
+    since Python 3.11 and is some 30 times faster.
+    """
+    return None if text is None else datetime.fromisoformat(text)
 
 
 def _catalog_columns() -> list[Column[Any]]:

@@ -30,7 +30,8 @@ from hfdl.logs import (
     parse_file_line,
 )
 from hfdl.services.events import fields
-from hfdl.services.logs import FileSource, LogQuery, parse_since, read_logs
+from hfdl.services.logs import FileSource, LogQuery, read_logs
+from hfdl.timespec import parse_since
 from tests.hubserver import HubServer
 from tests.systemd_harness import SystemdUser
 from tests.workspace import Workspace

@@ -64,7 +64,8 @@ def logs_command(
     time. Where no journald runs, only that file is read, and a note on stderr says so.
     """
     from hfdl.logs import log_file_path
-    from hfdl.services.logs import LogQuery, follow_logs, parse_since, read_logs
+    from hfdl.services.logs import LogQuery, follow_logs, read_logs
+    from hfdl.timespec import parse_since
 
     app_context: AppContext = context.obj
     settings = app_context.settings()

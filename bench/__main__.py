@@ -44,6 +44,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--work-dir", type=Path, help="parent of the temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     parser.add_argument(
+        "--skip",
+        default="",
+        help="reference contenders not to run, e.g. 'hf,curl' (quick A/B runs of hfdl)",
+    )
+    parser.add_argument(
         "--hfdl-src",
         type=Path,
         help="measure the hfdl package of this source tree instead (before/after comparisons)",
@@ -61,11 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     if shutil.which("curl") is None:
         print("bench: curl is missing (apt-get install -y curl)", file=sys.stderr)
         return 2
+    fixtures.SKIP.update(kind for kind in arguments.skip.split(",") if kind)
     if arguments.hfdl_src is not None:
         fixtures.HFDL_SOURCE[:] = [arguments.hfdl_src.resolve()]
     work = Path(tempfile.mkdtemp(prefix="hfdl-bench-", dir=arguments.work_dir))
     host = machine(work)
     host["hfdl_source"] = str(fixtures.HFDL_SOURCE[0]) if fixtures.HFDL_SOURCE else "this tree"
+    host["skipped"] = sorted(fixtures.SKIP)
     say(f"profile {profile.name}, working in {work}")
     log = work / "commands.log"
     scenarios: list[Scenario] = []

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.contenders import Contender
+from bench.contenders import Contender, wanted
 from bench.fixtures import HF, BenchHub, HfdlInstall, child_environment, remove_tree
 from bench.measure import run_measured
 from bench.results import Scenario
@@ -116,7 +116,8 @@ def startup(root: Path, hub: BenchHub, repeats: int, log: Path) -> Scenario:
         cwd=root,
         reset=lambda: None,
     )
-    contenders.append(reference)
+    if wanted("hf"):
+        contenders.append(reference)
     for contender in contenders:  # compile and cache bytecode, warm the page cache
         for _ in range(2):
             run_measured(contender.argv, env=contender.env, cwd=root, log=log, check=False)
@@ -154,7 +155,8 @@ def startup(root: Path, hub: BenchHub, repeats: int, log: Path) -> Scenario:
             ", ".join(heavy) or "none",
             not heavy,
         )
-    scenario.row(reference.name, results[reference.name])
+    if reference.name in results:
+        scenario.row(reference.name, results[reference.name])
     return scenario
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from bench.fixtures import (
     HF,
+    SKIP,
     BenchHub,
     BenchRepo,
     HfdlInstall,
@@ -18,6 +19,11 @@ from bench.fixtures import (
 )
 
 CURL = "curl"
+
+
+def wanted(kind: str) -> bool:
+    """Whether the reference contender ``kind`` (``hf`` or ``curl``) runs (see ``--skip``)."""
+    return kind not in SKIP
 
 
 @dataclass

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,8 @@ BIN_DIR = Path(sys.executable).parent
 # Another hfdl source tree to measure instead of this one (``--hfdl-src``, for before/after
 # comparisons): put first on the PYTHONPATH of the hfdl contenders.
 HFDL_SOURCE: list[Path] = []
+# Kinds of reference contender not to run (``--skip hf,curl``: quick A/B runs of hfdl alone).
+SKIP: set[str] = set()
 HFDL = str(BIN_DIR / "hfdl")
 HF = str(BIN_DIR / "hf")
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -107,12 +110,23 @@ class BenchHub:
         """The ``/resolve/main/...`` URL of a file (curl follows its redirect, as hf does)."""
         return self.server.resolve_url(remote.repo_id, remote.path)
 
+    def quiesce(self, timeout: float = 10.0) -> None:
+        """Wait until no request is in flight (a killed client's response counts its bytes when
+        the server notices, which must not land in the next run's counters)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(record.end_time is not None for record in self.server.requests):
+                return
+            time.sleep(0.01)
+
     def reset_counters(self) -> None:
-        """Forget the request log and zero the byte counter."""
+        """Forget the request log and zero the byte counter (after in-flight requests end)."""
+        self.quiesce()
         self.server.clear_requests()
 
     def counters(self) -> tuple[int, int]:
         """``(body bytes sent, requests)`` since the last reset, on both origins."""
+        self.quiesce()
         return self.server.bytes_sent, len(self.server.requests)
 
 

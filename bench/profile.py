@@ -36,7 +36,7 @@ class Profile:
 
 FULL = Profile(
     name="full",
-    rounds=3,
+    rounds=5,
     warmup=1,
     single_file=GIB,
     catalog_models=8,

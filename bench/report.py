@@ -18,6 +18,8 @@ from bench.profile import Profile
 from bench.results import Scenario, fmt_ratio, ratio
 
 _EXTRA_KEYS = (
+    "first_request_s",
+    "after_last_byte_s",
     "requests_per_model",
     "resent_pct",
     "killed_each_time",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,17 @@ def measure_once(contender: Contender, hub: BenchHub, log: Path) -> Sample:
     contender.reset()
     settle()
     hub.reset_counters()
+    started = time.monotonic()
     sample = run_measured(contender.argv, env=contender.env, cwd=contender.cwd, log=log)
     sample.server_bytes, sample.requests = hub.counters()
+    records = hub.server.requests
+    if records:
+        # The server's clock is the same monotonic clock: when the first request arrived,
+        # and how long the process lived after the server sent its last byte.
+        first = min(record.start_time for record in records) - started
+        last = max(record.end_time or record.start_time for record in records) - started
+        sample.extra["first_request_s"] = round(first, 3)
+        sample.extra["after_last_byte_s"] = round(sample.wall - last, 3)
     contender.check_outputs()
     return sample
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.contenders import Contender, hf_loop_contender, hfdl_contender
+from bench.contenders import Contender, hf_loop_contender, hfdl_contender, wanted
 from bench.fixtures import BenchHub, settle
 from bench.measure import Sample, kill_group, median, run_measured, summarize
 from bench.profile import MIB, Profile
 from bench.results import Scenario
 from bench.rounds import alternate, measure_once, say
 from tests.hubserver import Blob
+
+# A WAN round trip, added to every API answer in one row of scenario 3.
+API_LATENCY = 0.02
+API_PATH = re.compile(r"^/api/")
 
 
 def _keep(contender: Contender) -> Contender:
@@ -42,9 +47,10 @@ def noop(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
         for index in range(count)
     ]
     hfdl, install = hfdl_contender(root / "hfdl", hub, repos, concurrency=4)
-    hf = hf_loop_contender(root / "hf", hub, repos)
+    hf = hf_loop_contender(root / "hf", hub, repos) if wanted("hf") else None
     for contender in (hfdl, hf):  # populate both caches once
-        measure_once(contender, hub, log)
+        if contender is not None:
+            measure_once(contender, hub, log)
     due = Contender(
         name="hfdl run --check (all due)",
         argv=install.argv("run", "--check"),
@@ -63,13 +69,36 @@ def noop(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
         log=log,
         payload_bytes=None,
     )
-    cached = _keep(hf)
-    cached.name = "hf download loop (all cached)"
-    results.update(
-        alternate(
-            [cached], hub, rounds=profile.noop_hf_rounds, warmup=0, log=log, payload_bytes=None
-        )
+    # Loopback answers in a millisecond; the real Hub is a WAN round trip away.
+    slow = Contender(
+        name=f"hfdl run --check (all due), +{API_LATENCY * 1000:.0f} ms per API request",
+        argv=due.argv,
+        env=due.env,
+        cwd=due.cwd,
+        reset=lambda: None,
     )
+    hub.server.inject(API_PATH, delay_headers=API_LATENCY, times=None)
+    try:
+        results.update(
+            alternate(
+                [slow],
+                hub,
+                rounds=profile.rounds,
+                warmup=profile.warmup,
+                log=log,
+                payload_bytes=None,
+            )
+        )
+    finally:
+        hub.server.reset_faults()
+    if hf is not None:
+        cached = _keep(hf)
+        cached.name = "hf download loop (all cached)"
+        results.update(
+            alternate(
+                [cached], hub, rounds=profile.noop_hf_rounds, warmup=0, log=log, payload_bytes=None
+            )
+        )
     for name, summary in results.items():
         summary["requests_per_model"] = round(summary["requests"] / count, 2)
         scenario.row(name, summary)
@@ -94,7 +123,9 @@ def noop(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
     )
     scenario.notes.append(
         "'all due' is `hfdl run --check`, which treats every completed model as due for its "
-        "update check (the same code path as check_frequency elapsing)."
+        "update check (the same code path as check_frequency elapsing). The targets are "
+        f"checked on loopback; the +{API_LATENCY * 1000:.0f} ms row delays every API answer "
+        "of the test server like a WAN round trip, where planning 8 models at a time matters."
     )
     return scenario
 
@@ -136,11 +167,13 @@ def resume(
     say(scenario.title)
     repo = hub.create("bench/resume", {"model.safetensors": blob if blob is not None else size})
     hfdl, install = hfdl_contender(root / "hfdl", hub, [repo], concurrency=1)
-    hf = hf_loop_contender(root / "hf", hub, [repo])
-    caches = {hfdl.name: install.cache_dir, hf.name: root / "hf" / "hub"}
-    samples: dict[str, list[Sample]] = {hfdl.name: [], hf.name: []}
+    contenders = [hfdl]
+    if wanted("hf"):
+        contenders.append(hf_loop_contender(root / "hf", hub, [repo]))
+    caches = {hfdl.name: install.cache_dir, "hf download loop": root / "hf" / "hub"}
+    samples: dict[str, list[Sample]] = {contender.name: [] for contender in contenders}
     for index in range(profile.warmup + profile.rounds):
-        for contender in (hfdl, hf):
+        for contender in contenders:
             contender.reset()
             settle()
             if profile.resume_trickle is not None:  # tiny files: slow the first run down
@@ -178,10 +211,10 @@ def resume(
             )
             if index >= profile.warmup:
                 samples[contender.name].append(second)
-    for contender in (hfdl, hf):
+    for contender in contenders:
         contender.reset()
         runs = samples[contender.name]
-        summary = summarize(runs, size)
+        summary = summarize(runs)
         summary["resent_pct"] = median([run.extra["resent_pct"] for run in runs])
         summary["killed_each_time"] = all(run.extra["killed"] for run in runs)
         scenario.row(f"{contender.name} (after SIGKILL)", summary)

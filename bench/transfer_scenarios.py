@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.contenders import curl_contender, hf_loop_contender, hfdl_contender
+from bench.contenders import (
+    Contender,
+    curl_contender,
+    hf_loop_contender,
+    hfdl_contender,
+    wanted,
+)
 from bench.fixtures import BenchHub, BenchRepo
 from bench.profile import MIB, Profile
 from bench.results import Scenario, fmt_ratio, ratio
@@ -19,20 +25,29 @@ def _throughput_checks(
     scenario: Scenario, results: dict[str, dict], hfdl: str, hf: str, curl: str
 ) -> None:
     """hfdl >= 0.8x curl and >= 1.5x the hf loop (throughput ratios of the same run)."""
-    versus_curl = ratio(results[hfdl]["mib_s"], results[curl]["mib_s"])
-    versus_hf = ratio(results[hfdl]["mib_s"], results[hf]["mib_s"])
-    scenario.check(
-        f"{hfdl} vs {curl}",
-        ">= 0.80x",
-        fmt_ratio(versus_curl),
-        None if versus_curl is None else versus_curl >= 0.8,
-    )
-    scenario.check(
-        f"{hfdl} vs {hf}",
-        ">= 1.50x",
-        fmt_ratio(versus_hf),
-        None if versus_hf is None else versus_hf >= 1.5,
-    )
+    for other, target in ((curl, 0.8), (hf, 1.5)):
+        if other not in results:
+            scenario.check(f"{hfdl} vs {other}", f">= {target:.2f}x", "n/a", None, "not run")
+            continue
+        versus = ratio(results[hfdl]["mib_s"], results[other]["mib_s"])
+        scenario.check(
+            f"{hfdl} vs {other}",
+            f">= {target:.2f}x",
+            fmt_ratio(versus),
+            None if versus is None else versus >= target,
+        )
+
+
+def _references(
+    root: Path, hub: BenchHub, hf_repos: list[BenchRepo], curl_repos: list[BenchRepo], parallel: int
+) -> list[Contender]:
+    """The hf download loop and curl, unless skipped."""
+    contenders = []
+    if wanted("hf"):
+        contenders.append(hf_loop_contender(root / "hf", hub, hf_repos))
+    if wanted("curl"):
+        contenders.append(curl_contender(root / "curl", hub, curl_repos, parallel=parallel))
+    return contenders
 
 
 def single_file(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
@@ -43,8 +58,7 @@ def single_file(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scena
     repo = hub.create("bench/single", {"config.json": b"{}", "model.safetensors": size})
     contenders = [
         hfdl_contender(root / "hfdl", hub, [repo], concurrency=1)[0],
-        hf_loop_contender(root / "hf", hub, [repo]),
-        curl_contender(root / "curl", hub, [repo], parallel=1),
+        *_references(root, hub, [repo], [repo], 1),
     ]
     results = alternate(
         contenders, hub, rounds=profile.rounds, warmup=profile.warmup, log=log, payload_bytes=size
@@ -77,8 +91,7 @@ def catalog(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
     curl_name = f"curl x{profile.curl_parallel}"
     contenders = [
         hfdl_contender(root / "hfdl", hub, repos, concurrency=profile.catalog_concurrency)[0],
-        hf_loop_contender(root / "hf", hub, repos),
-        curl_contender(root / "curl", hub, repos, parallel=profile.curl_parallel),
+        *_references(root, hub, repos, repos, profile.curl_parallel),
     ]
     results = alternate(
         contenders,
@@ -113,10 +126,12 @@ def memory(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
     curl_name = f"curl x{count}"
     contenders = [
         hfdl_contender(root / "hfdl", hub, singles, concurrency=count)[0],
-        hf_loop_contender(root / "hf", hub, [together]),
-        curl_contender(root / "curl", hub, singles, parallel=count),
+        *_references(root, hub, [together], singles, count),
     ]
-    contenders[1].name = f"hf download ({count} workers)"
+    hf_name = f"hf download ({count} workers)"
+    for contender in contenders:
+        if contender.name == "hf download loop":
+            contender.name = hf_name
     results = alternate(
         contenders,
         hub,
@@ -135,11 +150,13 @@ def memory(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
         f"{hfdl_peak:.0f} MiB",
         hfdl_peak <= 150,
     )
-    reference = results[f"hf download ({count} workers)"]["rss_peak_mib"]
-    scenario.notes.append(
-        f"hf download ({count} workers) peaked at {reference:.0f} MiB, "
-        f"{curl_name} at {results[curl_name]['rss_peak_mib']:.0f} MiB."
-    )
+    peaks = [
+        f"{name} peaked at {results[name]['rss_peak_mib']:.0f} MiB"
+        for name in (hf_name, curl_name)
+        if name in results
+    ]
+    if peaks:
+        scenario.notes.append("; ".join(peaks) + ".")
 
     small = hub.create("bench/memory-small", {"model.safetensors": profile.memory_small})
     large = hub.create("bench/memory-large", {"model.safetensors": profile.memory_large})

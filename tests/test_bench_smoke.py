@@ -21,7 +21,12 @@ from tests.workspace import REPO_ROOT
 EXPECTED_ROWS = {
     "1": ["hfdl run", "hf download loop", "curl"],
     "2": ["hfdl run", "hf download loop", "curl x"],
-    "3": ["hfdl run --check", "hfdl run (none due)", "hf download loop (all cached)"],
+    "3": [
+        "hfdl run --check (all due)",
+        "hfdl run (none due)",
+        "hfdl run --check (all due), +",
+        "hf download loop (all cached)",
+    ],
     "4": ["hfdl --help", "hfdl status --json", "hfdl models list", "hf --version"],
     "5": ["hfdl run", "hf download (", "curl x", "hfdl run, 1 x", "hfdl run, 1 x"],
     "6": ["hfdl run (after SIGKILL)", "hf download loop (after SIGKILL)"],

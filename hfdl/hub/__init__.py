@@ -1,5 +1,7 @@
 """The Hub side of hfdl: API calls, the HF cache layout and verified, resumable transfers.
 
-``hfdl.hub.cache`` is import-light (no ``huggingface_hub``); ``client`` and ``transfer`` import
-the library and are loaded only by commands that talk to the Hub.
+Import-light (no ``huggingface_hub``, no HTTP stack): ``cache`` (the HF cache layout),
+``remote`` (what the Hub says a revision holds), ``hashing`` and ``writeback``. ``client``,
+``transfer`` and ``body`` import the library and are loaded only when a command talks to the
+Hub: ``transfer`` fetches one blob, ``body`` streams a response into its partial file.
 """

@@ -12,16 +12,16 @@ version, TLS inside TLS) keeps the library's loop.
 
 Bytes go to the file as they arrive, unbuffered: a crash or SIGKILL loses nothing that was
 received, and those bytes are exactly what the next run resumes from. Hashing runs in a
-:class:`~hfdl.hub.hashing.FileHasher` thread that reads the file back, overlapping the transfer.
+:class:`~hfdl.hub.hashing.FileHasher` thread that reads the file back, overlapping the transfer;
+that thread also starts the file's writeback as it goes, so the receiving thread never waits
+on the disk until the final ``fsync``.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import socket
 import ssl
-import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -37,8 +37,6 @@ from hfdl.hub.remote import RemoteFile
 DIRECT_READ_MIN_BYTES = 16 * 1024 * 1024
 # One receive at most: the socket gives what it has, up to this.
 RECEIVE_BUFFER_BYTES = 1024 * 1024
-# Start writing the file out every this many bytes, so the final fsync has little left to do.
-WRITEBACK_STEP_BYTES = 32 * 1024 * 1024
 
 ProgressCallback = Callable[[int], None]
 
@@ -64,7 +62,6 @@ class _PartialFile:
         self.fd = os.open(incomplete, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o666)
         self._inline: Any = None
         self._background: FileHasher | None = None
-        self._flushed = existing
         try:
             if self.expected <= INLINE_HASH_MAX_BYTES:
                 self._inline = new_hasher(remote_file)
@@ -97,9 +94,6 @@ class _PartialFile:
         else:
             self._inline.update(data)
         self._progress(size)
-        if self.position - self._flushed >= WRITEBACK_STEP_BYTES:
-            start_writeback(self.fd, self._flushed, self.position - self._flushed)
-            self._flushed = self.position
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise AttemptTimeout(f"the attempt's time limit ran out during {self.where}")
 
@@ -248,35 +242,6 @@ def _receive_into(sock: socket.socket, partial: _PartialFile, read_timeout: floa
                 "the server closed it before the end of the body"
             )
         partial.append(view[:got])
-
-
-def _load_sync_file_range() -> Callable[[int, int, int, int], int] | None:
-    """libc's ``sync_file_range`` (Linux), or ``None`` where it is not available."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        function = libc.sync_file_range
-    except (OSError, AttributeError):
-        return None
-    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    function.restype = ctypes.c_int
-    return function
-
-
-_SYNC_FILE_RANGE = _load_sync_file_range()
-_SYNC_FILE_RANGE_WRITE = 2
-
-
-def start_writeback(fd: int, offset: int, length: int) -> None:
-    """Ask the kernel to start writing ``length`` bytes at ``offset`` to disk, without waiting.
-
-    The dirty pages then reach the disk while the transfer goes on, and the ``fsync`` that
-    makes the blob durable before it is published finds little left to write. Best effort:
-    a no-op where ``sync_file_range`` is missing; the ``fsync`` still guarantees durability.
-    """
-    if _SYNC_FILE_RANGE is not None:
-        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

@@ -19,6 +19,7 @@ import threading
 from typing import Any
 
 from hfdl.hub.remote import RemoteFile
+from hfdl.hub.writeback import WRITEBACK_STEP_BYTES, start_writeback
 
 # One read per step; large enough that per-call costs vanish, small enough to stay in cache.
 READ_BLOCK_BYTES = 1024 * 1024
@@ -60,7 +61,9 @@ class FileHasher:
 
     The writer calls :meth:`advance` after each write; the thread reads and hashes from the
     start of the file up to that point, and keeps following. :meth:`finish` waits until
-    everything written is hashed and returns the hex digest.
+    everything written is hashed and returns the hex digest. Behind itself, every
+    ``WRITEBACK_STEP_BYTES``, it asks the kernel to start writing the new bytes to disk
+    (``sync_file_range``, which may block on a busy disk: better here than in the receiver).
 
     Args:
         path: the partial file (opened read-only here).
@@ -73,6 +76,7 @@ class FileHasher:
         self._fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         self._written = written
         self._hashed = 0
+        self._flushed = written  # what was on disk before this transfer is not ours to flush
         self._done_writing = False
         self._cancelled = False
         self._error: BaseException | None = None
@@ -137,6 +141,9 @@ class FileHasher:
                         )
                     self._hasher.update(view[:got])
                     self._hashed += got
+                    if self._hashed - self._flushed >= WRITEBACK_STEP_BYTES:
+                        start_writeback(self._fd, self._flushed, self._hashed - self._flushed)
+                        self._flushed = self._hashed
                     continue
                 with self._wake:
                     if self._done_writing and self._written == self._hashed:

@@ -25,6 +25,7 @@ from hfdl.services.download import ModelDownloader, now_utc
 from hfdl.services.events import ModelOutcome, RunObserver, RunResult
 from hfdl.services.lock import RunLock
 from hfdl.services.plan import ModelPlan, admit, plan_model
+from hfdl.services.process_exit import skip_final_collection_at_exit
 from hfdl.services.retry import RetryPolicy, call_with_retries
 from hfdl.services.select import Candidate, select_candidates
 from hfdl.sizes import format_size
@@ -205,6 +206,7 @@ class Runner:
             ConfigError, CatalogError, CatalogNotFound, StoreError: before anything starts.
         """
         started = time.monotonic()
+        skip_final_collection_at_exit()
         catalog = load_catalog(self.settings.models_file)
         lock = RunLock(self.settings.state_directory, wait=options.wait_for_lock)
         with lock:

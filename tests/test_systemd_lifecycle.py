@@ -23,6 +23,14 @@ def hfdl_json(workspace: Workspace, systemd: Any, *arguments: str) -> Any:
     return json.loads(result.stdout)
 
 
+def create_schedule(workspace: Workspace, systemd: Any, name: str, *options: str) -> None:
+    """``hfdl --user schedule create --name NAME OPTIONS`` in the user manager's environment."""
+    result = workspace.hfdl(
+        "--user", "schedule", "create", "--name", name, *options, env=systemd.env
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def setup(workspace: Workspace, hub: HubServer, *, repo_ok: bool = True) -> str:
     repo_id = hub.unique_repo_id("org/timed")
     if repo_ok:
@@ -63,21 +71,9 @@ def test_start_installs_verified_timers_with_next_elapse(
     workspace: Workspace, hub: HubServer, systemd: Any
 ) -> None:
     setup(workspace, hub)
-    created = workspace.hfdl(
-        "--user",
-        "schedule",
-        "create",
-        "--name",
-        "friday",
-        "--type",
-        "weekly",
-        "--time",
-        "14:00",
-        "--day",
-        "fri",
-        env=systemd.env,
+    create_schedule(
+        workspace, systemd, "friday", "--type", "weekly", "--time", "14:00", "--day", "fri"
     )
-    assert created.returncode == 0, created.stderr
 
     report = hfdl_json(workspace, systemd, "start")
 
@@ -107,22 +103,8 @@ def test_timer_fires_the_oneshot_which_downloads_and_records_its_invocation(
     workspace: Workspace, hub: HubServer, systemd: Any
 ) -> None:
     repo_id = setup(workspace, hub)
-    assert (
-        workspace.hfdl(
-            "--user",
-            "schedule",
-            "create",
-            "--name",
-            "nightly",
-            "--type",
-            "daily",
-            "--time",
-            "23:00",
-            "--tags",
-            "nlp",
-            env=systemd.env,
-        ).returncode
-        == 0
+    create_schedule(
+        workspace, systemd, "nightly", "--type", "daily", "--time", "23:00", "--tags", "nlp"
     )
     hfdl_json(workspace, systemd, "start")
 
@@ -159,21 +141,7 @@ def test_failing_run_leaves_the_unit_failed_and_status_says_why(
     workspace: Workspace, hub: HubServer, systemd: Any
 ) -> None:
     repo_id = setup(workspace, hub, repo_ok=False)
-    assert (
-        workspace.hfdl(
-            "--user",
-            "schedule",
-            "create",
-            "--name",
-            "broken",
-            "--type",
-            "daily",
-            "--time",
-            "03:00",
-            env=systemd.env,
-        ).returncode
-        == 0
-    )
+    create_schedule(workspace, systemd, "broken", "--type", "daily", "--time", "03:00")
     hfdl_json(workspace, systemd, "start")
 
     force_fire(systemd, "hfdl-broken.timer")
@@ -197,21 +165,7 @@ def test_disable_delete_and_stop_remove_what_they_should(
 ) -> None:
     setup(workspace, hub)
     for name, time in (("alpha", "01:00"), ("beta", "02:00")):
-        assert (
-            workspace.hfdl(
-                "--user",
-                "schedule",
-                "create",
-                "--name",
-                name,
-                "--type",
-                "daily",
-                "--time",
-                time,
-                env=systemd.env,
-            ).returncode
-            == 0
-        )
+        create_schedule(workspace, systemd, name, "--type", "daily", "--time", time)
     hfdl_json(workspace, systemd, "start")
     assert (systemd.unit_dir / "hfdl-alpha.timer").exists()
 
@@ -238,21 +192,7 @@ def test_foreign_unit_file_is_never_overwritten(
     workspace: Workspace, hub: HubServer, systemd: Any
 ) -> None:
     setup(workspace, hub)
-    assert (
-        workspace.hfdl(
-            "--user",
-            "schedule",
-            "create",
-            "--name",
-            "mine",
-            "--type",
-            "daily",
-            "--time",
-            "04:00",
-            env=systemd.env,
-        ).returncode
-        == 0
-    )
+    create_schedule(workspace, systemd, "mine", "--type", "daily", "--time", "04:00")
     systemd.unit_dir.mkdir(parents=True, exist_ok=True)
     foreign = systemd.unit_dir / "hfdl-mine.timer"
     foreign.write_text("[Timer]\nOnCalendar=daily\n")
@@ -271,21 +211,7 @@ def test_running_service_reports_progress_in_systemctl_status(
     repo_id = setup(workspace, hub)
     # Slow the weights down so the oneshot is still running while we look.
     hub.inject((repo_id, WEIGHTS), origin="cdn", trickle=(2_000, 0.1), times=None)
-    assert (
-        workspace.hfdl(
-            "--user",
-            "schedule",
-            "create",
-            "--name",
-            "slow",
-            "--type",
-            "daily",
-            "--time",
-            "05:00",
-            env=systemd.env,
-        ).returncode
-        == 0
-    )
+    create_schedule(workspace, systemd, "slow", "--type", "daily", "--time", "05:00")
     hfdl_json(workspace, systemd, "start")
 
     force_fire(systemd, "hfdl-slow.timer")

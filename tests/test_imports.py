@@ -76,12 +76,30 @@ def test_fast_commands_import_no_hub_client_nor_engine(
     workspace: Workspace, arguments: tuple[str, ...]
 ) -> None:
     workspace.write_catalog([{"name": "org/model"}])
-    if arguments[0] == "models":
-        probe = workspace.hfdl("models", "list", "--help")
-        if probe.returncode != 0:
-            pytest.skip("`hfdl models list` is not in this version")
 
     assert heavy(imported(workspace, *hfdl(workspace, *arguments))) == []
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        pytest.param(("status", "--json"), id="status-json"),
+        pytest.param(("models", "list"), id="models-list"),
+        pytest.param(("models", "list", "--json"), id="models-list-json"),
+    ],
+)
+def test_reports_read_an_existing_database_without_sqlalchemy(
+    workspace: Workspace, arguments: tuple[str, ...]
+) -> None:
+    """With a state database to read, the reports still do not pay for SQLAlchemy."""
+    workspace.write_catalog([{"name": "org/model", "enabled": False}])
+    assert workspace.hfdl("run").returncode == 0  # creates and fills the database
+    assert workspace.db_path.exists()
+
+    names = imported(workspace, *hfdl(workspace, *arguments))
+
+    assert "hfdl.store.reader" in names  # it did read the database
+    assert sorted(name for name in names if name.split(".")[0] == "sqlalchemy") == []
 
 
 def test_a_run_with_nothing_to_do_never_loads_the_hub_client(workspace: Workspace) -> None:

@@ -24,6 +24,7 @@ from hfdl.catalog import load_catalog
 from hfdl.services.lock import RunLock
 from hfdl.services.models import size_text
 from hfdl.store import Store
+from hfdl.store.reader import StateReader
 from tests.hubserver import HubServer
 from tests.workspace import Workspace
 
@@ -489,8 +490,9 @@ def test_model_states_match_the_full_rows(workspace: Workspace) -> None:
         store.set_model_status("org/gamma", "completed", commit_sha="d" * 40, bytes_on_disk=9)
         workspace.write_catalog([{"name": "org/alpha"}])
         store.sync_catalog(load_catalog(workspace.models_path))  # the others are now removed
-        states = store.model_states()
         rows = store.list_models(include_removed=True)
+    with StateReader(workspace.db_path) as reader:
+        states = reader.model_states()
 
     assert set(states) == {row.name for row in rows}
     for row in rows:

@@ -28,6 +28,7 @@ from hfdl.errors import (
 from hfdl.store import Store
 from hfdl.store import migrations as migrations_module
 from hfdl.store.migrations import Migration, run_statements
+from hfdl.store.reader import StateReader
 from hfdl.store.tables import metadata as table_metadata
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -65,6 +66,12 @@ def synced(store: Store) -> Store:
         )
     )
     return store
+
+
+def report(store: Store, query: str, *arguments: Any) -> Any:
+    """Ask a fresh StateReader (the reports' read path) of the store's file."""
+    with StateReader(store.path) as reader:
+        return getattr(reader, query)(*arguments)
 
 
 def dead_pid() -> int:
@@ -271,7 +278,7 @@ def test_list_models_filters_and_counts(synced: Store) -> None:
     assert [row.name for row in synced.list_models(enabled=False)] == ["org/b"]
     synced.set_model_status("org/c", "completed")
     assert [row.name for row in synced.list_models(status="completed")] == ["org/c"]
-    assert synced.count_models_by_status() == {
+    assert report(synced, "count_models_by_status") == {
         "pending": 2,
         "downloading": 0,
         "completed": 1,
@@ -313,7 +320,7 @@ def test_record_file_replaces_the_previous_record(synced: Store) -> None:
 
 def test_session_and_attempt_lifecycle_with_computed_counts(synced: Store) -> None:
     session_id = synced.start_session("timer", "nightly", HOST, os.getpid(), "abc123")
-    assert synced.running_session() == synced.get_session(session_id)
+    assert report(synced, "running_session") == synced.get_session(session_id)
     first = synced.start_attempt(session_id, "org/a", bytes_total=1000)
     synced.update_attempt_progress(first, 400)
     synced.update_attempt_progress(first, 600, bytes_total=1200)
@@ -345,15 +352,15 @@ def test_session_and_attempt_lifecycle_with_computed_counts(synced: Store) -> No
         finished.models_skipped,
     ) == (4, 1, 1, 1)
     assert finished.bytes_downloaded == 600 + 1200 + 5
-    assert synced.running_session() is None
-    assert synced.latest_session() == finished
-    attempts = synced.attempts_for_session(session_id)
+    assert report(synced, "running_session") is None
+    assert report(synced, "latest_session") == finished
+    attempts = report(synced, "attempts_for_session", session_id)
     assert [attempt.id for attempt in attempts] == [first, second, third, skipped, left_running]
     assert attempts[-1].status == "interrupted" and attempts[-1].ended_at is not None
     org_d = synced.get_model("org/d")
     assert org_d is not None and org_d.status == "pending"
     assert [attempt.id for attempt in synced.attempts_for_model("org/a", limit=1)] == [second]
-    assert [attempt.id for attempt in synced.recent_failures(10)] == [third, first]
+    assert [attempt.id for attempt in report(synced, "recent_failures", 10)] == [third, first]
     json.dumps(finished.to_dict())
 
 
@@ -384,7 +391,7 @@ def test_recover_interrupted_closes_sessions_of_dead_processes(synced: Store) ->
     assert session is not None
     assert session.status == "interrupted" and session.ended_at is not None
     assert session.error is not None and "ended without finishing" in session.error
-    (attempt,) = synced.attempts_for_session(dead)
+    (attempt,) = report(synced, "attempts_for_session", dead)
     assert (attempt.id, attempt.status) == (dead_attempt, "interrupted")
     org_a = synced.get_model("org/a")
     org_b = synced.get_model("org/b")
@@ -395,7 +402,7 @@ def test_recover_interrupted_closes_sessions_of_dead_processes(synced: Store) ->
     assert synced.recover_interrupted(all_running=True) == [alive, elsewhere]
     org_b = synced.get_model("org/b")
     assert org_b is not None and org_b.status == "pending"
-    assert synced.running_session() is None
+    assert report(synced, "running_session") is None
 
 
 def test_concurrent_progress_updates_from_threads(synced: Store) -> None:
@@ -417,9 +424,8 @@ def test_concurrent_progress_updates_from_threads(synced: Store) -> None:
     for thread in threads:
         thread.join()
     assert errors == []
-    assert {attempt.bytes_downloaded for attempt in synced.attempts_for_session(session_id)} == {
-        500
-    }
+    progress = report(synced, "attempts_for_session", session_id)
+    assert {attempt.bytes_downloaded for attempt in progress} == {500}
 
 
 # -- schedules -------------------------------------------------------------------------------

@@ -221,7 +221,7 @@ class Settings:
         "date (what `hfdl models verify` does): `off`; `report` (a bad file fails the run); or "
         "`repair` (bad files are fetched again). Files downloaded by the run itself are always "
         "verified while they stream. Costs reading every byte of those models from disk. Quote "
-        "it in YAML (`\"off\"`): bare `off` is the boolean false there.",
+        'it in YAML (`"off"`): bare `off` is the boolean false there.',
     )
     default_schedule: ScheduleSettings = section(
         "Defaults for schedules: when scheduled runs happen and how many models they download "

@@ -47,6 +47,7 @@ from hfdl.services.model_views import (
 if TYPE_CHECKING:
     from hfdl.config import Settings
     from hfdl.store import Store
+    from hfdl.store.rows import ModelState
 
 __all__ = [
     "EditResult",
@@ -131,8 +132,13 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
     filters = filters or ModelFilters()
     check_filters(filters)
     catalog = load_catalog(settings.models_file)
-    with _existing_store(settings) as store:
-        states = store.model_states() if store is not None else {}
+    states: dict[str, ModelState] = {}
+    if settings.db_path.exists():
+        # The light reader, not the Store: listing must not pay for importing SQLAlchemy.
+        from hfdl.store.reader import StateReader
+
+        with StateReader(settings.db_path) as reader:
+            states = reader.model_states()
     summaries = (summary_from_catalog(model, states.get(model.name)) for model in catalog.models)
     return [summary for summary in summaries if filters.matches(summary)]
 

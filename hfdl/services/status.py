@@ -46,38 +46,37 @@ def _database(settings: Settings) -> tuple[dict[str, Any], list[str]]:
     """The DB part of the status, and the schedule names it knows."""
     if not settings.db_path.exists():
         return {"available": False, "reason": f"no database yet at {settings.db_path}"}, []
-    from hfdl.store import Store
+    from hfdl.store.reader import StateReader
 
     try:
-        store = Store(settings.db_path)
+        reader = StateReader(settings.db_path)
     except HfdlError as error:
         return {"available": False, "reason": error.message}, []
     try:
-        running = store.running_session()
+        running = reader.running_session()
         running_doc = None
         if running is not None:
             running_doc = running.to_dict()
             running_doc["attempts"] = [
-                attempt.to_dict() for attempt in store.attempts_for_session(running.id)
+                attempt.to_dict() for attempt in reader.attempts_for_session(running.id)
             ]
-        latest = store.latest_session()
-        models = store.list_models()
-        schedules = store.list_schedules()
+        latest = reader.latest_session()
+        schedules = reader.list_schedules()
         document = {
             "available": True,
             "path": str(settings.db_path),
             "running_session": running_doc,
             "last_session": latest.to_dict() if latest is not None else None,
-            "models_by_status": store.count_models_by_status(),
+            "models_by_status": reader.count_models_by_status(),
             "recent_failures": [
-                attempt.to_dict() for attempt in store.recent_failures(RECENT_FAILURES)
+                attempt.to_dict() for attempt in reader.recent_failures(RECENT_FAILURES)
             ],
-            "bytes_on_disk": sum(model.bytes_on_disk or 0 for model in models),
+            "bytes_on_disk": reader.bytes_on_disk(),
             "schedules": [schedule.to_dict() for schedule in schedules],
         }
         return document, [schedule.name for schedule in schedules]
     finally:
-        store.close()
+        reader.close()
 
 
 def _systemd(scope: Scope, schedule_names: list[str]) -> dict[str, Any]:

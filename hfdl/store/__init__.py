@@ -3,7 +3,8 @@
 ``from hfdl.store import Store`` opens it. The row types (``ModelRow``, ``SessionRow``,
 ``AttemptRow``, ``ScheduleRow``, ``FileRecord``, ``SyncReport``) live in
 :mod:`hfdl.store.rows`, which does not import SQLAlchemy; ``Store`` is loaded on first use,
-so importing this package for the row types alone stays cheap.
+so importing this package for the row types alone stays cheap. The reports read through
+:class:`hfdl.store.reader.StateReader` (plain ``sqlite3``, read-only) instead of ``Store``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from hfdl.store.rows import (
     AttemptRow,
     FileRecord,
     ModelRow,
+    ModelState,
     ScheduleRow,
     SessionRow,
     SyncReport,
@@ -28,6 +30,7 @@ __all__ = [
     "AttemptRow",
     "FileRecord",
     "ModelRow",
+    "ModelState",
     "ScheduleRow",
     "SessionRow",
     "Store",

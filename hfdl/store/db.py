@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from hfdl.errors import StoreError
 from hfdl.store import migrations as migrations_module
 from hfdl.store.migrations import Migration
+from hfdl.store.reader import store_error
 from hfdl.store.tables import schema_version, utc_now
 
 BUSY_TIMEOUT_MS = 5000
@@ -33,15 +34,6 @@ DB_FILE_MODE = 0o600
 STATE_DIR_MODE = 0o700
 
 _BEGIN_OPTION = "hfdl_begin"
-
-
-def _store_error(path: Path, action: str, error: BaseException) -> StoreError:
-    original = getattr(error, "orig", None) or error
-    return StoreError(
-        f"cannot {action} the state database {path}: {original}",
-        hint="check that the file is an hfdl database, readable and writable by this user,"
-        " and that its disk is not full; move a damaged file aside to start afresh",
-    )
 
 
 class Database:
@@ -80,7 +72,7 @@ class Database:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, DB_FILE_MODE)
             os.close(fd)
         except OSError as error:
-            raise _store_error(self.path, "create", error) from None
+            raise store_error(self.path, "create", error) from None
 
     def _create_engine(self) -> Engine:
         # URL.create takes the file name verbatim; a URL string would misparse '?' or '%'.
@@ -121,7 +113,7 @@ class Database:
             finally:
                 raw.close()
         except (exc.SQLAlchemyError, sqlite3.Error) as error:
-            raise _store_error(self.path, "open", error) from None
+            raise store_error(self.path, "open", error) from None
         mode = str(row[0]).lower() if row else "unknown"
         if mode != "wal":
             raise StoreError(
@@ -157,7 +149,7 @@ class Database:
                     current = migration.version
                 return current
         except exc.SQLAlchemyError as error:
-            raise _store_error(self.path, "migrate", error) from None
+            raise store_error(self.path, "migrate", error) from None
 
     # -- transactions --------------------------------------------------------------------
 
@@ -173,7 +165,7 @@ class Database:
         except exc.IntegrityError:
             raise
         except exc.DBAPIError as error:
-            raise _store_error(self.path, action, error) from None
+            raise store_error(self.path, action, error) from None
 
     @contextmanager
     def _read(self, action: str = "read") -> Iterator[Connection]:

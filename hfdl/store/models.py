@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Text, bindparam, func, select, type_coerce, update
+from sqlalchemy import Column, bindparam, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
@@ -197,24 +197,6 @@ class ModelsMixin(Database):
             rows = [row for row in rows if tag in row.tags]
         return rows
 
-    def count_models_by_status(self) -> dict[str, int]:
-        """Count the catalog's models (not removed ones) by status.
-
-        Returns:
-            ``{"pending": n, "downloading": n, "completed": n, "failed": n}``, every status
-            present, zero when no model has it.
-        """
-        query = (
-            select(models.c.status, func.count())
-            .where(models.c.removed.is_(False))
-            .group_by(models.c.status)
-        )
-        counts = dict.fromkeys(MODEL_STATUSES, 0)
-        with self._read() as connection:
-            for status, count in connection.execute(query):
-                counts[status] = count
-        return counts
-
     def set_model_status(
         self,
         name: str,
@@ -334,77 +316,6 @@ class ModelsMixin(Database):
         )
         with self._read() as connection:
             return [FileRecord(**row._mapping) for row in connection.execute(query)]
-
-    def model_states(self) -> dict[str, ModelState]:
-        """Every model's download state, keyed by name (removed models included).
-
-        ``hfdl models list`` merges the catalog with these and must answer within a second
-        for 10,000 models. It needs only the state columns, and building full
-        :class:`ModelRow` objects (21 fields, ``strptime`` per timestamp in the column type)
-        would cost more than the query; this reads the seven state columns and converts their
-        stored text directly.
-
-        Returns:
-            ``{name: state}``.
-
-        Raises:
-            StoreError: the database cannot be read.
-        """
-        timestamps = ("last_success_at", "last_checked_at")
-        query = select(
-            models.c.name,
-            *(
-                type_coerce(models.c[field], Text()) if field in timestamps else models.c[field]
-                for field in ModelState._fields
-            ),
-        )
-        with self._read() as connection:
-            raw_rows = connection.execute(query).all()
-        return {
-            name: ModelState(
-                status,
-                commit_sha,
-                bytes_on_disk,
-                _stored_timestamp(last_success_at),
-                _stored_timestamp(last_checked_at),
-                last_error,
-                attempts,
-            )
-            for (
-                name,
-                status,
-                commit_sha,
-                bytes_on_disk,
-                last_success_at,
-                last_checked_at,
-                last_error,
-                attempts,
-            ) in raw_rows
-        }
-
-
-class ModelState(NamedTuple):
-    """A model's download state: the part of a :class:`ModelRow` a listing needs.
-
-    Same names and meaning as the :class:`ModelRow` fields.
-    """
-
-    status: str
-    commit_sha: str | None
-    bytes_on_disk: int | None
-    last_success_at: datetime | None
-    last_checked_at: datetime | None
-    last_error: str | None
-    attempts: int
-
-
-def _stored_timestamp(text: str | None) -> datetime | None:
-    """Read a timestamp as the UtcDateTime column type stores it, without its strptime.
-
-    Stored as ``'2026-11-29T01:02:03.000000Z'``; ``fromisoformat`` reads the ``Z`` as UTC
-    since Python 3.11 and is some 30 times faster.
-    """
-    return None if text is None else datetime.fromisoformat(text)
 
 
 def _catalog_columns() -> list[Column[Any]]:

@@ -14,7 +14,7 @@ import dataclasses
 import enum
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 MODEL_STATUSES = ("pending", "downloading", "completed", "failed")
 SESSION_TRIGGERS = ("manual", "timer")
@@ -183,6 +183,30 @@ class SyncReport(_Record):
     updated: tuple[str, ...]
     removed: tuple[str, ...]
     unchanged: tuple[str, ...]
+
+
+class ModelState(NamedTuple):
+    """A model's download state: the part of a :class:`ModelRow` a listing needs.
+
+    Same names and meaning as the :class:`ModelRow` fields.
+    """
+
+    status: str
+    commit_sha: str | None
+    bytes_on_disk: int | None
+    last_success_at: datetime | None
+    last_checked_at: datetime | None
+    last_error: str | None
+    attempts: int
+
+
+def stored_timestamp(text: str | None) -> datetime | None:
+    """Read a timestamp as the state database stores it (``'2026-11-29T01:02:03.000000Z'``).
+
+    ``fromisoformat`` reads the ``Z`` as UTC since Python 3.11 and is some 30 times faster than
+    the ``strptime`` of the SQLAlchemy column type.
+    """
+    return None if text is None else datetime.fromisoformat(text)
 
 
 class Unchanged(enum.Enum):

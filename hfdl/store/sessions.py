@@ -287,10 +287,6 @@ class SessionsMixin(Database):
         with self._read() as connection:
             return _get_session(connection, session_id)
 
-    def latest_session(self) -> SessionRow | None:
-        """Return the most recently started session, or ``None`` if there was none."""
-        return self._one_session(select(*_SESSION_ROW_COLUMNS).order_by(sessions.c.id.desc()))
-
     def latest_session_for_schedule(self, schedule_name: str) -> SessionRow | None:
         """Return the most recently started session of a schedule, or ``None``.
 
@@ -304,41 +300,16 @@ class SessionsMixin(Database):
             .order_by(sessions.c.id.desc())
         )
 
-    def running_session(self) -> SessionRow | None:
-        """Return the most recently started ``running`` session, or ``None``."""
-        return self._one_session(
-            select(*_SESSION_ROW_COLUMNS)
-            .where(sessions.c.status == "running")
-            .order_by(sessions.c.id.desc())
-        )
-
     def _one_session(self, query: Any) -> SessionRow | None:
         with self._read() as connection:
             row = connection.execute(query.limit(1)).first()
         return None if row is None else SessionRow(**row._mapping)
-
-    def attempts_for_session(self, session_id: int) -> list[AttemptRow]:
-        """Return a session's attempts in the order they started."""
-        return self._attempts(
-            select(*_ATTEMPT_ROW_COLUMNS)
-            .where(attempts.c.session_id == session_id)
-            .order_by(attempts.c.id)
-        )
 
     def attempts_for_model(self, name: str, limit: int = 20) -> list[AttemptRow]:
         """Return a model's ``limit`` most recent attempts, newest first."""
         return self._attempts(
             select(*_ATTEMPT_ROW_COLUMNS)
             .where(attempts.c.model_name == name)
-            .order_by(attempts.c.id.desc())
-            .limit(limit)
-        )
-
-    def recent_failures(self, limit: int = 20) -> list[AttemptRow]:
-        """Return the ``limit`` most recent failed attempts (any model), newest first."""
-        return self._attempts(
-            select(*_ATTEMPT_ROW_COLUMNS)
-            .where(attempts.c.status == "failed")
             .order_by(attempts.c.id.desc())
             .limit(limit)
         )

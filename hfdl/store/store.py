@@ -20,14 +20,15 @@ class Store(ModelsMixin, SessionsMixin, SchedulesMixin):
     Method groups:
 
     * catalog and model state (:class:`~hfdl.store.models.ModelsMixin`): ``sync_catalog``,
-      ``get_model``, ``list_models``, ``count_models_by_status``, ``set_model_status``,
-      ``record_file``, ``files_for``;
+      ``get_model``, ``list_models``, ``set_model_status``, ``record_file``, ``files_for``;
     * runs (:class:`~hfdl.store.sessions.SessionsMixin`): ``start_session``,
       ``finish_session``, ``start_attempt``, ``update_attempt_progress``, ``finish_attempt``,
-      ``recover_interrupted``, ``get_session``, ``latest_session``,
-      ``latest_session_for_schedule``, ``running_session``,
-      ``attempts_for_session``, ``attempts_for_model``, ``recent_failures``;
+      ``recover_interrupted``, ``get_session``, ``latest_session_for_schedule``,
+      ``attempts_for_model``;
     * schedules (:class:`~hfdl.store.schedules.SchedulesMixin`): ``create_schedule``,
       ``list_schedules``, ``get_schedule``, ``update_schedule``, ``activate_only``,
       ``delete_schedule``.
+
+    The reports (``hfdl status``, ``hfdl models list``) read through the lighter
+    :class:`hfdl.store.reader.StateReader` instead, which does not import SQLAlchemy.
     """

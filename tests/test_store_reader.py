@@ -1,0 +1,190 @@
+"""Tests of the reports' read path (hfdl.store.reader.StateReader), on real SQLite files.
+
+The reader repeats a few of the Store's reads in plain SQL so that `hfdl status` and `hfdl
+models list` need not import SQLAlchemy; these tests hold the two to the same answers on the
+same file, and check that the reader never creates or writes a database by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hfdl.catalog import catalog_from_document
+from hfdl.errors import StoreError
+from hfdl.store import Store
+from hfdl.store import migrations as migrations_module
+from hfdl.store.reader import SCHEMA_VERSION, StateReader
+from hfdl.store.rows import AttemptRow, ScheduleRow, SessionRow
+from hfdl.store.tables import metadata as table_metadata
+
+HOST = socket.gethostname()
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "state" / "hfdl.db"
+
+
+def _catalog(*entries: dict[str, Any]) -> Any:
+    models = [{"enabled": True} | entry for entry in entries]
+    return catalog_from_document({"models": models}, Path("models.json"))
+
+
+def _populate(store: Store) -> dict[str, Any]:
+    """Models in every state, two sessions with attempts, two schedules; return some ids."""
+    store.sync_catalog(
+        _catalog(
+            {"name": "org/a", "tags": ["nlp", "ünï"], "priority": "high"},
+            {"name": "org/b", "enabled": False, "allow_patterns": ["*.json"]},
+            {"name": "org/c"},
+            {"name": "org/gone"},
+        )
+    )
+    store.set_model_status("org/a", "completed", commit_sha="a" * 40, bytes_on_disk=1000)
+    store.set_model_status("org/b", "failed", last_error="gated")
+    store.set_model_status("org/gone", "completed", commit_sha="g" * 40, bytes_on_disk=5)
+    store.sync_catalog(_catalog({"name": "org/a"}, {"name": "org/b"}, {"name": "org/c"}))
+    finished = store.start_session("timer", "nightly", HOST, os.getpid(), "inv-1")
+    failed = store.start_attempt(finished, "org/b", bytes_total=10)
+    store.finish_attempt(failed, "failed", bytes_downloaded=3, retries=2, error="gated")
+    done = store.start_attempt(finished, "org/a")
+    store.finish_attempt(done, "completed", bytes_downloaded=1000, commit_sha="a" * 40)
+    store.finish_session(finished, "failed", error="1 model failed")
+    running = store.start_session("manual", None, HOST, os.getpid(), None)
+    in_progress = store.start_attempt(running, "org/c", bytes_total=50)
+    store.update_attempt_progress(in_progress, 20)
+    store.create_schedule("weekend", "weekly", "03:30", day="Sat", tags=["nlp"])
+    store.create_schedule("nightly", "daily", "02:00")
+    return {"finished": finished, "running": running, "attempts": [failed, done, in_progress]}
+
+
+def test_reader_answers_what_the_store_holds(db_path: Path) -> None:
+    with Store(db_path) as store:
+        ids = _populate(store)
+        models = store.list_models()
+        all_models = store.list_models(include_removed=True)
+        sessions = {key: store.get_session(ids[key]) for key in ("finished", "running")}
+        (completed_attempt,) = store.attempts_for_model("org/a")
+        failures = store.attempts_for_model("org/b")
+        schedules = store.list_schedules()
+
+    with StateReader(db_path) as reader:
+        assert reader.running_session() == sessions["running"]
+        assert reader.latest_session() == sessions["running"]
+        finished_attempts = reader.attempts_for_session(ids["finished"])
+        assert [row.id for row in finished_attempts] == ids["attempts"][:2]
+        assert finished_attempts[1] == completed_attempt
+        assert reader.recent_failures(5) == failures
+        assert reader.list_schedules() == schedules
+        assert [row.name for row in schedules] == ["nightly", "weekend"]
+        assert reader.count_models_by_status() == {
+            "pending": 1,
+            "downloading": 0,
+            "completed": 1,
+            "failed": 1,
+        }
+        assert reader.bytes_on_disk() == sum(row.bytes_on_disk or 0 for row in models) == 1000
+        states = reader.model_states()
+
+    assert set(states) == {row.name for row in all_models}
+    for row in all_models:
+        assert states[row.name]._asdict() == {
+            field: getattr(row, field) for field in states[row.name]._fields
+        }
+
+
+def test_records_convert_every_column_type(db_path: Path) -> None:
+    with Store(db_path) as store:
+        ids = _populate(store)
+    with StateReader(db_path) as reader:
+        (schedule, _) = reader.list_schedules()[::-1]
+        session = reader.running_session()
+        (attempt,) = reader.attempts_for_session(ids["running"])
+    assert isinstance(schedule, ScheduleRow)
+    assert (schedule.name, schedule.day, schedule.tags) == ("weekend", "Sat", ("nlp",))
+    assert schedule.enabled is True and schedule.active is False
+    assert isinstance(session, SessionRow) and session.started_at.tzinfo is not None
+    assert isinstance(attempt, AttemptRow)
+    assert (attempt.bytes_downloaded, attempt.bytes_total) == (20, 50)
+    assert attempt.progress_updated_at is not None and attempt.ended_at is None
+
+
+def test_reader_sql_matches_the_schema() -> None:
+    latest = max(migration.version for migration in migrations_module.MIGRATIONS)
+    assert latest == SCHEMA_VERSION
+    for record, table in (
+        (SessionRow, "sessions"),
+        (AttemptRow, "attempts"),
+        (ScheduleRow, "schedules"),
+    ):
+        columns = set(table_metadata.tables[table].columns.keys())
+        assert set(record.__dataclass_fields__) <= columns
+
+
+def test_one_snapshot_for_the_reader_lifetime(db_path: Path) -> None:
+    with Store(db_path) as store:
+        _populate(store)
+        with StateReader(db_path) as reader:
+            before = reader.latest_session()
+            newer = store.start_session("manual", None, HOST, os.getpid(), None)
+            assert reader.latest_session() == before  # the write is not in its snapshot
+        with StateReader(db_path) as fresh:
+            latest = fresh.latest_session()
+            assert latest is not None and latest.id == newer
+
+
+def test_missing_database_is_never_created(db_path: Path) -> None:
+    with pytest.raises(StoreError, match=str(db_path)):
+        StateReader(db_path)
+    assert not db_path.exists()
+
+
+def test_corrupt_database_raises_store_error_naming_the_file(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"this is not an SQLite database\n" * 200)
+    with pytest.raises(StoreError) as caught:
+        StateReader(db_path)
+    assert str(db_path) in str(caught.value)
+    assert caught.value.hint
+
+
+def test_newer_schema_is_refused_like_the_store_does(db_path: Path) -> None:
+    Store(db_path).close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(
+            "INSERT INTO schema_version VALUES (99, 'future', '2030-01-01T00:00:00.000000Z')"
+        )
+    with pytest.raises(StoreError, match="schema version 99"):
+        StateReader(db_path)
+
+
+def test_database_without_schema_is_migrated_first(db_path: Path) -> None:
+    """An empty SQLite file (no tables yet) reads as an empty, current database."""
+    db_path.parent.mkdir(parents=True)
+    sqlite3.connect(db_path).close()
+    with StateReader(db_path) as reader:
+        assert reader.latest_session() is None
+        assert reader.list_schedules() == []
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+
+
+def test_reader_does_not_import_sqlalchemy(db_path: Path) -> None:
+    Store(db_path).close()
+    code = (
+        "import sys; from pathlib import Path; from hfdl.store.reader import StateReader;"
+        f" StateReader(Path({str(db_path)!r})).close();"
+        " print(sorted(m for m in sys.modules if m.split('.')[0] == 'sqlalchemy'))"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    ).stdout
+    assert output.strip() == "[]"

@@ -26,7 +26,8 @@ from huggingface_hub import snapshot_download
 
 from hfdl.catalog import load_catalog
 from hfdl.config import load_settings
-from hfdl.services.cleanup import REASON_IN_USE, REASON_RESUMABLE, cleanup
+from hfdl.services.cleanup import cleanup
+from hfdl.services.cleanup_report import REASON_IN_USE, REASON_RESUMABLE
 from hfdl.services.lock import RunLock
 from hfdl.store import Store
 from tests.hubserver import HubServer

@@ -29,14 +29,24 @@ INLINE_HASH_MAX_BYTES = 4 * 1024 * 1024
 _POLL_SECONDS = 0.02
 
 
-def new_hasher(remote_file: RemoteFile) -> Any:
-    """A hashlib object for the file's expected digest: sha256 (LFS) or git blob sha1."""
-    if remote_file.is_lfs:
+def hasher_for(size: int, is_lfs: bool) -> Any:
+    """A hashlib object for the digest the Hub names a file by: sha256 (LFS) or git blob sha1.
+
+    Args:
+        size: the file's size in bytes (part of the git blob header).
+        is_lfs: whether the file is stored with LFS.
+    """
+    if is_lfs:
         return hashlib.sha256()
     # A git blob id is sha1 over a "blob <size>\0" header followed by the content.
     hasher = hashlib.sha1(usedforsecurity=False)
-    hasher.update(b"blob %d\0" % remote_file.size)
+    hasher.update(b"blob %d\0" % size)
     return hasher
+
+
+def new_hasher(remote_file: RemoteFile) -> Any:
+    """A hashlib object for the file's expected digest (see :func:`hasher_for`)."""
+    return hasher_for(remote_file.size, remote_file.is_lfs)
 
 
 def hash_file(path: os.PathLike[str], length: int, hasher: Any) -> None:

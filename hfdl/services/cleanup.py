@@ -48,12 +48,25 @@ import contextlib
 import dataclasses
 import fcntl
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from hfdl.hub.cache import INCOMPLETE_SUFFIX, RepoCache, repo_folder_name
+from hfdl.services.cleanup_report import (
+    REASON_FOREIGN,
+    REASON_IN_USE,
+    REASON_MODEL_COMPLETE,
+    REASON_MODEL_REMOVED,
+    REASON_NEWEST,
+    REASON_RESUMABLE,
+    REASON_SUPERSEDED,
+    REASON_WANTED,
+    CleanupReport,
+    KeptItem,
+    RemovedItem,
+)
 
 if TYPE_CHECKING:
     from huggingface_hub import CachedRepoInfo, CachedRevisionInfo, HFCacheInfo
@@ -64,84 +77,7 @@ if TYPE_CHECKING:
 
 SECONDS_PER_DAY = 86400.0
 
-REASON_SUPERSEDED = "superseded"
-REASON_MODEL_REMOVED = "model removed from the catalog"
-REASON_MODEL_COMPLETE = "download complete, nothing to resume"
-REASON_WANTED = "wanted by the catalog"
-REASON_FOREIGN = "not downloaded by hfdl"
-REASON_NEWEST = "newest snapshot of a model still in the catalog"
-REASON_RESUMABLE = "resumable by the next run"
-REASON_IN_USE = "in use by another process"
-
-
-@dataclass(frozen=True)
-class KeptItem:
-    """A revision (``commit_sha`` set) or a partial download (``commit_sha`` ``None``) of a
-    managed model, and why cleanup left it."""
-
-    model: str
-    commit_sha: str | None
-    path: Path
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``kind`` is ``revision`` or ``partial``."""
-        return {
-            "kind": "partial" if self.commit_sha is None else "revision",
-            "model": self.model,
-            "commit_sha": self.commit_sha,
-            "path": str(self.path),
-            "reason": self.reason,
-        }
-
-
-@dataclass(frozen=True)
-class RemovedItem(KeptItem):
-    """A revision or partial download removed (or that a dry run would remove), and why.
-
-    ``bytes_freed`` counts the blobs that went with it; a blob shared by several removed
-    revisions is counted once, on the oldest.
-    """
-
-    age_days: float
-    bytes_freed: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form: the fields of :class:`KeptItem`, ``age_days`` and ``bytes_freed``."""
-        return {
-            **super().to_dict(),
-            "age_days": round(self.age_days, 2),
-            "bytes_freed": self.bytes_freed,
-        }
-
-
-@dataclass
-class CleanupReport:
-    """What a cleanup removed (or, with ``dry_run``, would remove), what it kept and why."""
-
-    dry_run: bool
-    cache_dir: Path
-    cleanup_age_days: int
-    removed: list[RemovedItem] = field(default_factory=list)
-    kept: list[KeptItem] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def bytes_freed(self) -> int:
-        """Bytes freed (or that would be freed) on disk."""
-        return sum(item.bytes_freed for item in self.removed)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON document of ``hfdl cleanup --json``."""
-        return {
-            "dry_run": self.dry_run,
-            "cache_dir": str(self.cache_dir),
-            "cleanup_age_days": self.cleanup_age_days,
-            "removed": [item.to_dict() for item in self.removed],
-            "kept": [item.to_dict() for item in self.kept],
-            "warnings": list(self.warnings),
-            "bytes_freed": self.bytes_freed,
-        }
+__all__ = ["CleanupReport", "KeptItem", "RemovedItem", "cleanup", "run_cleanup"]
 
 
 def run_cleanup(settings: Settings, *, dry_run: bool, now: datetime | None = None) -> CleanupReport:

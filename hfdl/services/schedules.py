@@ -4,7 +4,7 @@ Every operation validates its input completely before anything is written, and r
 every problem at once (:class:`~hfdl.errors.InvalidSchedule`, exit 65). The rules (names
 safe inside systemd unit names, ``HH:MM`` times, weekdays 0-6 with Monday = 0 or
 ``mon``..``sun``, tags without whitespace, quotes, ``=``, ``%``, ``\\`` or ``;``) are
-:func:`hfdl.store.schedules.check_schedule_fields`, which the store applies again on
+:func:`hfdl.store.schedule_rules.check_schedule_fields`, which the store applies again on
 every write.
 
 These functions only change the database. Making systemd's timers match it is the
@@ -79,7 +79,7 @@ def check_new_schedule(
     Raises:
         InvalidSchedule: one or more fields are invalid; every problem is listed.
     """
-    from hfdl.store.schedules import check_schedule_fields
+    from hfdl.store.schedule_rules import check_schedule_fields
 
     fields, problems = check_schedule_fields(
         {

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfdl.errors import Cancelled, HfdlError, ModelNotFound
 from hfdl.hub.cache import RepoCache
+from hfdl.hub.hashing import hash_file, hasher_for
 from hfdl.services.lock import RunLock
 from hfdl.services.model_views import is_linked
 from hfdl.services.verify_report import (
@@ -61,33 +62,23 @@ __all__ = [
     "verify_models",
 ]
 
-_HASH_BUFFER_BYTES = 1024 * 1024
-
 
 def file_digest(path: str, size: int, is_lfs: bool) -> str:
     """Hash a blob the way the Hub names it: sha256 (LFS) or git blob sha1 (other files).
 
-    Implemented here rather than with :mod:`hfdl.hub.hashing`, which imports the Hub client:
-    verifying must work, and start quickly, without the network stack.
-
     Args:
         path: the blob.
-        size: its size (part of the git blob header).
+        size: its size (part of the git blob header); this many bytes are hashed.
         is_lfs: which digest.
 
     Returns:
         The hex digest.
+
+    Raises:
+        OSError: the file cannot be read.
     """
-    if is_lfs:
-        hasher = hashlib.sha256()
-    else:
-        hasher = hashlib.sha1(usedforsecurity=False)
-        hasher.update(b"blob %d\0" % size)
-    buffer = bytearray(_HASH_BUFFER_BYTES)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while count := handle.readinto(buffer):
-            hasher.update(view[:count])
+    hasher = hasher_for(size, is_lfs)
+    hash_file(Path(path), size, hasher)
     return str(hasher.hexdigest())
 
 

@@ -314,7 +314,7 @@ def render_units(
         UnsafeUnitValue: a value would break the unit file syntax.
     """
     from hfdl.errors import InvalidSchedule
-    from hfdl.store.schedules import check_schedule_fields
+    from hfdl.store.schedule_rules import check_schedule_fields
     from hfdl.systemd.calendar import on_calendar
 
     if scope not in SCOPES:

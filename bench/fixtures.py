@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from tests.hubserver import Blob, FileContent, HubServer, RepoBuilder
+from tests.layout import InstallLayout
 
 BIN_DIR = Path(sys.executable).parent
 # Another hfdl source tree to measure instead of this one (``--hfdl-src``, for before/after
@@ -152,56 +151,23 @@ def child_environment(home: Path, extra: Mapping[str, str] | None = None) -> dic
 
 
 @dataclass
-class HfdlInstall:
+class HfdlInstall(InstallLayout):
     """hfdl's own config, catalog, cache and state DB under ``root``."""
 
-    root: Path
-    endpoint: str
     concurrent_downloads: int = 4
     overrides: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def config_path(self) -> Path:
-        """The YAML configuration."""
-        return self.root / "config.yaml"
-
-    @property
-    def models_path(self) -> Path:
-        """The catalog."""
-        return self.root / "models.json"
-
-    @property
-    def cache_dir(self) -> Path:
-        """The HF hub cache hfdl downloads into."""
-        return self.root / "hub"
-
-    @property
-    def state_dir(self) -> Path:
-        """Lock file and DB."""
-        return self.root / "state"
-
-    @property
-    def db_path(self) -> Path:
-        """The SQLite state DB."""
-        return self.state_dir / "hfdl.db"
-
     def write(self, models: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> None:
         """Write the config and the catalog."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        config = {
-            "download_directory": str(self.cache_dir),
-            "state_directory": str(self.state_dir),
-            "db_path": str(self.db_path),
-            "models_file": str(self.models_path),
-            "endpoint": self.endpoint,
-            "log_level": "INFO",
-            "max_retries": 3,
-            "timeout_seconds": 3600,
-            "stall_timeout_seconds": 30,
-            "concurrent_downloads": self.concurrent_downloads,
-            **self.overrides,
-        }
-        self.config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+        self.write_config_file(
+            {
+                "max_retries": 3,
+                "timeout_seconds": 3600,
+                "stall_timeout_seconds": 30,
+                "concurrent_downloads": self.concurrent_downloads,
+                **self.overrides,
+            }
+        )
         catalog = {"models": [{"enabled": True, **model} for model in models]}
         catalog["settings"] = dict(settings)  # type: ignore[assignment]
         self.models_path.write_text(json.dumps(catalog, indent=1) + "\n")

@@ -19,63 +19,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.hubserver import HubServer
+from tests.layout import InstallLayout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
-class Workspace:
+class Workspace(InstallLayout):
     """Paths and helpers of one test's hfdl installation."""
 
-    root: Path
-    endpoint: str
     config_overrides: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def config_path(self) -> Path:
-        """The YAML configuration file."""
-        return self.root / "config.yaml"
-
-    @property
-    def models_path(self) -> Path:
-        """The catalog."""
-        return self.root / "models.json"
-
-    @property
-    def cache_dir(self) -> Path:
-        """The HF hub cache hfdl downloads into."""
-        return self.root / "hub"
-
-    @property
-    def state_dir(self) -> Path:
-        """Lock file and logs."""
-        return self.root / "state"
-
-    @property
-    def db_path(self) -> Path:
-        """The SQLite state DB."""
-        return self.state_dir / "hfdl.db"
 
     def write_config(self, **overrides: Any) -> None:
         """Write the YAML config (fast retries and timeouts suitable for tests)."""
         self.config_overrides.update(overrides)
-        document: dict[str, Any] = {
-            "download_directory": str(self.cache_dir),
-            "state_directory": str(self.state_dir),
-            "db_path": str(self.db_path),
-            "models_file": str(self.models_path),
-            "endpoint": self.endpoint,
-            "log_level": "INFO",
+        test_settings = {
             "max_retries": 4,
             "timeout_seconds": 120,
             "stall_timeout_seconds": 5,
             "concurrent_downloads": 2,
         }
-        document.update(self.config_overrides)
-        self.config_path.write_text(yaml.safe_dump(document, sort_keys=False))
+        self.write_config_file(test_settings | self.config_overrides)
 
     def write_catalog(
         self, models: Sequence[Mapping[str, Any]], settings: Mapping[str, Any] | None = None

@@ -41,7 +41,18 @@ def test_smoke_run_reports_every_scenario_and_contender(tmp_path: Path) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HFDL_")}
 
     completed = subprocess.run(
-        [sys.executable, "-m", "bench", "--smoke", "--json", str(output)],
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--smoke",
+            "--json",
+            str(output),
+            # Kept under tmp_path, so that a failure can show what the failing command printed.
+            "--keep",
+            "--work-dir",
+            str(tmp_path),
+        ],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -50,7 +61,10 @@ def test_smoke_run_reports_every_scenario_and_contender(tmp_path: Path) -> None:
         check=False,
     )
 
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    if completed.returncode != 0:
+        logs = sorted(tmp_path.glob("hfdl-bench-*/commands.log"))
+        tail = logs[0].read_text(errors="replace")[-4000:] if logs else "(no commands.log)"
+        pytest.fail(f"bench exited {completed.returncode}:\n{completed.stderr[-3000:]}\n{tail}")
     document = json.loads(output.read_text())
     assert document["profile"] == "smoke"
     assert {"cpu", "cores", "memory_gib", "kernel", "python"} <= set(document["machine"])

@@ -106,25 +106,31 @@ class StateReader:
 
     def __init__(self, db_path: Path) -> None:
         self.path = Path(db_path)
-        with self._translate_errors("open"):
-            version = self._schema_version()
-        if version != SCHEMA_VERSION:
-            self.close()
-            _settle_schema(self.path)
+        self._connection: sqlite3.Connection | None = None
+        try:
             with self._translate_errors("open"):
-                self._schema_version()
+                version = self._schema_version()
+            if version != SCHEMA_VERSION:
+                self.close()
+                _settle_schema(self.path)
+                with self._translate_errors("open"):
+                    self._schema_version()
+        except BaseException:
+            self.close()
+            raise
 
     def _schema_version(self) -> int | None:
         """Connect, start the snapshot and return the schema version (``None`` if unknown)."""
         # mode=rw: open an existing file for reading and writing (WAL readers need the -shm
         # file) but never create one; isolation_level=None: transactions are explicit.
         uri = f"file:{urllib.parse.quote(str(self.path))}?mode=rw"
-        self._connection = sqlite3.connect(
+        connection = sqlite3.connect(
             uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
         )
-        self._connection.execute("BEGIN")
+        self._connection = connection
+        connection.execute("BEGIN")
         try:
-            row = self._connection.execute("SELECT max(version) FROM schema_version").fetchone()
+            row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
         except sqlite3.OperationalError as error:
             if "no such table" in str(error):
                 return None
@@ -139,6 +145,8 @@ class StateReader:
             raise store_error(self.path, action, error) from None
 
     def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        if self._connection is None:
+            raise RuntimeError("the StateReader is closed")
         with self._translate_errors("read"):
             return self._connection.execute(sql, parameters).fetchall()
 
@@ -225,7 +233,9 @@ class StateReader:
 
     def close(self) -> None:
         """End the snapshot and close the connection. The object must not be used afterwards."""
-        self._connection.close()
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
     def __enter__(self) -> Self:
         return self

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Connection
+if TYPE_CHECKING:
+    # Only for annotations: hfdl.store.reader reads LATEST_VERSION without loading SQLAlchemy.
+    from sqlalchemy.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -137,3 +140,6 @@ def _initial_schema(connection: Connection) -> None:
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
 ]
+
+# The schema version a database has once every migration is applied.
+LATEST_VERSION = max(migration.version for migration in MIGRATIONS)

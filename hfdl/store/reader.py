@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from hfdl.errors import StoreError
+from hfdl.store.migrations import LATEST_VERSION
 from hfdl.store.rows import (
     MODEL_STATUSES,
     AttemptRow,
@@ -35,9 +36,6 @@ from hfdl.store.rows import (
 )
 
 BUSY_TIMEOUT_SECONDS = 5.0
-# The schema this reader's SQL is written for: the version of the newest migration in
-# hfdl.store.migrations (tests/test_store_reader.py checks that they agree).
-SCHEMA_VERSION = 1
 
 
 def store_error(path: Path, action: str, error: BaseException) -> StoreError:
@@ -110,7 +108,7 @@ class StateReader:
         try:
             with self._translate_errors("open"):
                 version = self._schema_version()
-            if version != SCHEMA_VERSION:
+            if version != LATEST_VERSION:
                 self.close()
                 _settle_schema(self.path)
                 with self._translate_errors("open"):

@@ -185,6 +185,22 @@ class StoreError(HfdlError):
     exit_code = EX_CANTCREAT
 
 
+class DatabaseBusy(HfdlError):
+    """Another process holds the state database's write lock for longer than hfdl waits.
+
+    Temporary: the database is healthy, only busy; try again when that process is done.
+    """
+
+    exit_code = EX_TEMPFAIL
+
+
+class NotWritable(HfdlError):
+    """A directory hfdl must write to (download directory, state directory) is read-only or
+    not writable by this user; the message names the path."""
+
+    exit_code = EX_CANTCREAT
+
+
 class LockedError(HfdlError):
     """Another ``hfdl run`` holds the run lock."""
 
@@ -231,6 +247,24 @@ class IntegrityError(HubError):
 
     exit_code = EX_DATAERR
     retryable = True
+
+
+class UntrustedMetadata(HubError):
+    """The Hub (or a mirror) sent a value hfdl refuses to use: a file path that could leave the
+    cache (``..``, absolute, NUL or control characters), a commit that is not 40 hex, a hash or
+    size of the wrong form. Permanent: the server has to be fixed, retrying cannot help.
+    """
+
+    exit_code = EX_DATAERR
+
+
+class UnsafePath(HfdlError):
+    """A path hfdl was about to create, link, lock or delete is not inside the cache folder it
+    belongs to (directly, or through a symlink already on disk). Defence in depth behind
+    :class:`UntrustedMetadata`: nothing is touched.
+    """
+
+    exit_code = EX_DATAERR
 
 
 class StalledTransfer(HubError):

@@ -303,6 +303,14 @@ class RunFailed(HfdlError):
     exit_code = EX_FAILURE
 
 
+class TemporaryRunFailure(RunFailed):
+    """A run finished, and every model that failed, failed on a temporary error (the Hub
+    unavailable, a stalled transfer, a timeout): exit 75 (try again later), which the systemd
+    unit retries after ``service.retry_delay_seconds``, instead of 1, which it does not."""
+
+    exit_code = EX_TEMPFAIL
+
+
 def exit_code_for(error: BaseException) -> int:
     """Return the process exit code for ``error``.
 

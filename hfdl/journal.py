@@ -7,7 +7,9 @@ lines on stderr, so every record carries structured fields that ``hfdl logs`` an
 * ``SYSLOG_IDENTIFIER=hfdl`` and ``PRIORITY`` (syslog levels: 7 debug, 6 info, 4 warning,
   3 error, 2 critical);
 * ``HFDL_EVENT`` (``session-start``, ``start``, ``progress``, ``retry``, ``done``, ``failed``,
-  ``session-end``), ``HFDL_SESSION_ID``, ``HFDL_MODEL``, ``HFDL_BYTES``: taken from the log
+  ``session-end``, ``lock-wait`` when a run waited for another's lock, and ``waiting``
+  when a Hub request has not answered within a second),
+  ``HFDL_SESSION_ID``, ``HFDL_MODEL``, ``HFDL_BYTES``: taken from the log
   record's ``extra`` attributes ``hfdl_event``, ``hfdl_session_id``, ``hfdl_model``,
   ``hfdl_bytes`` (see ``hfdl.services.events.fields``); a record without them has no such
   field;
@@ -41,7 +43,17 @@ RECORD_FIELDS = {
     "hfdl_event": "HFDL_EVENT",
     "hfdl_bytes": "HFDL_BYTES",
 }
-EVENTS = ("session-start", "start", "progress", "retry", "done", "failed", "session-end")
+EVENTS = (
+    "session-start",
+    "start",
+    "progress",
+    "retry",
+    "done",
+    "failed",
+    "session-end",
+    "lock-wait",
+    "waiting",
+)
 
 # syslog(3) priorities, as journald stores them in PRIORITY.
 LOG_CRIT = 2

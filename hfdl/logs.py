@@ -248,8 +248,11 @@ def configure_logging(
             root.addHandler(LogFileHandler(log_file_path(state_directory)))
     root.setLevel(level)
     root.propagate = False
-    # The library logs every retry itself; hfdl logs its own retries with context.
-    logging.getLogger("huggingface_hub").setLevel(logging.ERROR if not verbose else logging.DEBUG)
+    # The library logs every retry itself; hfdl logs its own retries with context. At DEBUG
+    # (-v, or log_level DEBUG) the library's own details are welcome too.
+    logging.getLogger("huggingface_hub").setLevel(
+        logging.DEBUG if level <= logging.DEBUG else logging.ERROR
+    )
     if warning is not None:
         root.warning(warning)
     return target

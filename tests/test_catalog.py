@@ -552,3 +552,20 @@ def test_catalog_import_does_not_load_huggingface_hub_or_sqlalchemy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a": '])
+def test_json_nested_too_deeply_is_invalid_data_not_a_crash(tmp_path: Path, opening: str) -> None:
+    """200,000 levels: Python's decoder recursed past its limit (RecursionError, exit 70)."""
+    depth = 200_000
+    closing = "]" if opening == "[" else "}"
+    path = tmp_path / "models.json"
+    path.write_text('{"models": ' + opening * depth + "1" + closing * depth + "}")
+
+    with pytest.raises(CatalogError) as caught:
+        load_catalog(path)
+
+    (problem,) = caught.value.problems
+    assert problem.location == str(path)
+    assert "nested too deeply" in problem.message
+    assert caught.value.exit_code == EX_DATAERR

@@ -1018,3 +1018,20 @@ def test_loading_without_a_file_imports_neither_yaml_nor_huggingface_hub(
     ).stdout.split()
 
     assert output == ["False", "False", "False", "True"]
+
+
+def test_yaml_nested_too_deeply_is_a_configuration_error(
+    environ: dict[str, str], tmp_path: Path, workdir: Path
+) -> None:
+    # 200,000 levels: PyYAML recursed past Python's limit (RecursionError, exit 70).
+    depth = 200_000
+    path = tmp_path / "deep.yaml"
+    path.write_text("log_level: " + "[" * depth + "]" * depth + "\n")
+
+    with pytest.raises(ConfigError) as error:
+        load(environ, workdir, path)
+
+    assert error.value.problems == [
+        Problem(str(path), "", "YAML nested too deeply (collections inside each other)")
+    ]
+    assert error.value.exit_code == EX_CONFIG

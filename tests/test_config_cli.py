@@ -415,3 +415,54 @@ def test_export_round_trips_and_never_contains_the_token(workspace: Workspace) -
 def test_export_needs_a_known_format(workspace: Workspace) -> None:
     result = workspace.hfdl("config", "export", "--format", "xml")
     assert result.returncode == 2
+
+
+# --- values that would break a systemd unit ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("download_directory", "/a\nb", "contains the control character U+000A"),
+        ("download_directory", "/a=b", "contains '='"),
+        ("state_directory", "/var/lib/hfdl\\", "ends with a backslash"),
+    ],
+)
+def test_set_refuses_a_path_no_unit_file_can_carry(
+    commented: Workspace, key: str, value: str, message: str
+) -> None:
+    before = file_bytes(commented.config_path, commented.db_path)
+
+    result = commented.hfdl("config", "set", key, value)
+
+    assert result.returncode == 78, result.stderr
+    assert f"{key}: must be a single-line path without '='" in result.stderr
+    assert message in result.stderr
+    assert "nothing was changed" in result.stderr
+    assert file_bytes(commented.config_path, commented.db_path) == before
+
+
+def test_validate_reports_a_path_no_unit_file_can_carry(workspace: Workspace) -> None:
+    workspace.write_config(download_directory="/srv/a\nb", db_path="/srv/x=y.db")
+
+    result = workspace.hfdl("config", "validate")
+
+    assert result.returncode == 78, result.stderr
+    where = f"{workspace.config_path}: "
+    assert f"{where}download_directory: must be a single-line path" in result.stdout
+    assert f"{where}db_path: must be a single-line path" in result.stdout
+    assert "contains '='" in result.stdout
+
+
+def test_validate_reports_yaml_nested_too_deeply(workspace: Workspace) -> None:
+    # 200,000 levels: PyYAML recursed past Python's limit, an internal error (exit 70).
+    depth = 200_000
+    workspace.config_path.write_text("log_level: " + "[" * depth + "]" * depth + "\n")
+
+    result = workspace.hfdl("config", "validate")
+    run = workspace.hfdl("run", "--dry-run")
+
+    assert result.returncode == 78, result.stderr
+    assert f"{workspace.config_path}: YAML nested too deeply" in result.stdout
+    assert run.returncode == 78, run.stderr
+    assert "Traceback" not in result.stderr + run.stderr

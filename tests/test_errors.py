@@ -45,6 +45,7 @@ EXPECTED_CODES = {
     errors.SystemdError: 69,
     errors.Cancelled: 75,
     errors.RunFailed: 1,
+    errors.TemporaryRunFailure: 75,
 }
 
 

@@ -377,7 +377,9 @@ def test_hfdl_logs_falls_back_to_the_log_file_and_says_so(
     assert all(LINE_PATTERN.match(line) and f" {first}: " in line for line in plain_lines)
     assert f"INFO [session {first_session}] {first}: done {first} at " in plain_lines[1]
     assert f"INFO [session {second_session}] {first}: up to date {first}" in plain_lines[2]
-    records = json_lines(as_json.stdout)
+    # A Hub request slower than a second (a loaded machine) adds a "waiting" notice: that
+    # one is allowed in between, the events of the model's downloads are what is checked.
+    records = [r for r in json_lines(as_json.stdout) if r["event"] != "waiting"]
     assert all(set(record) == JSON_KEYS for record in records)
     (failed, _again) = [record for record in records if record["event"] == "failed"]
     assert failed["level"] == "ERROR" and failed["model"] == missing
@@ -555,7 +557,9 @@ def test_hfdl_logs_reads_and_filters_the_journal(
     assert lines and all(LINE_PATTERN.match(line) and f" {repo_id}: " in line for line in lines)
     assert f"INFO [session {first_session}] {repo_id}: done {repo_id} at " in plain.stdout
     assert f"INFO [session {second_session}] {repo_id}: up to date {repo_id} at " in plain.stdout
-    records = json_lines(as_json.stdout)
+    # A Hub request slower than a second (a loaded machine) adds a "waiting" notice: that
+    # one is allowed in between, the events of the model's downloads are what is checked.
+    records = [r for r in json_lines(as_json.stdout) if r["event"] != "waiting"]
     assert all(set(record) == JSON_KEYS for record in records)
     assert {record["model"] for record in records} == {repo_id}
     assert [record["event"] for record in records] == ["start", "done", "done"]

@@ -8,7 +8,9 @@ were.
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import resource
 import sqlite3
 import subprocess
@@ -22,7 +24,7 @@ import pytest
 
 from hfdl.catalog import load_catalog
 from hfdl.services.lock import RunLock
-from hfdl.services.models import size_text
+from hfdl.sizes import format_size
 from hfdl.store import Store
 from hfdl.store.reader import StateReader
 from tests.hubserver import HubServer
@@ -364,7 +366,7 @@ def test_list_filters_merge_catalog_and_database(workspace: Workspace) -> None:
     assert "failed" in rows["org/alpha"] and "boom" in rows["org/alpha"]
     assert "second line" not in rows["org/alpha"]
     assert "117.7 MiB" in rows["org/gamma"]
-    assert "~1.6GB" in rows["org/beta"]
+    assert "~1.5 GiB" in rows["org/beta"]  # the estimate "1.6GB", shown as every size is
     empty = ok(workspace, "list", "--tag", "nothing")
     assert "no models match" in empty.stderr
     # Reading wrote nothing.
@@ -533,12 +535,62 @@ def test_add_check_fills_the_size_of_the_selected_files(
 
     size = 1_234_567 + len('{"hidden_size": 8}')
     [entry] = catalog_document(workspace)["models"]
-    assert entry["size_estimate"] == size_text(size) == "1.23MB"
+    # The one size format: what --check says is what it writes and what `models list` shows.
+    assert entry["size_estimate"] == format_size(size) == "1.2 MiB"
     assert "2 of 4 file(s) selected" in result.stderr
     # One API request, no file downloaded.
     [request] = hub.find_requests()
     assert request.path.startswith(f"/api/models/{repo_id}")
     assert "gated" not in result.stderr
+
+
+def test_add_check_and_list_show_the_same_size_string(workspace: Workspace, hub: HubServer) -> None:
+    repo_id = make_repo(hub, weights=5_000_000)  # "5MB" in the catalog's decimal units
+    workspace.write_catalog([])
+
+    added = ok(workspace, "add", repo_id, "--check", "--include", "model.safetensors")
+    listed = ok(workspace, "list")
+    shown = ok(workspace, "show", repo_id)
+
+    assert "4.8 MiB" in added.stderr
+    [row] = [line for line in listed.stdout.splitlines() if line.startswith(repo_id)]
+    assert "~4.8 MiB" in row
+    assert "size estimate: 4.8 MiB" in " ".join(shown.stdout.split())
+
+
+def test_sizes_are_formatted_only_by_format_size() -> None:
+    """No module formats a byte count with its own unit table or unit suffix."""
+    import ast
+
+    package = Path(__file__).resolve().parent.parent / "hfdl"
+    unit = re.compile(r"^\s?(?:[KMGTPE]i?B|bytes?)(?:/s)?\b")
+    offenders: list[str] = []
+    for source in sorted(package.rglob("*.py")):
+        if source.name == "sizes.py":
+            continue
+        tree = ast.parse(source.read_text(), filename=str(source))
+        for node in ast.walk(tree):
+            where = f"{source.relative_to(package.parent)}:{getattr(node, 'lineno', '?')}"
+            # A unit table: ("MB", 10**6) or "GiB" on its own.
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and re.fullmatch(r"[KMGTPE]i?B", node.value)
+            ):
+                offenders.append(f"{where}: unit name {node.value!r}")
+            # f"{size / 1e6:.2f}MB": a number formatted, then a unit right after it.
+            if isinstance(node, ast.JoinedStr):
+                parts = node.values
+                for before, after in itertools.pairwise(parts):
+                    if (
+                        isinstance(before, ast.FormattedValue)
+                        and isinstance(before.value, ast.BinOp)
+                        and isinstance(after, ast.Constant)
+                        and isinstance(after.value, str)
+                        and unit.match(after.value)
+                    ):
+                        offenders.append(f"{where}: {ast.unparse(node)}")
+    assert offenders == []
 
 
 def test_add_check_says_a_repository_is_gated(workspace: Workspace, hub: HubServer) -> None:
@@ -824,3 +876,14 @@ def test_validate_reports_a_good_catalog(workspace: Workspace) -> None:
     result = ok(workspace, "validate")
     assert f"{workspace.models_path} is valid: 2 model(s)" in result.stderr
     assert result.stdout == ""
+
+
+def test_a_catalog_nested_too_deeply_exits_65(workspace: Workspace) -> None:
+    depth = 200_000
+    workspace.models_path.write_text('{"models": ' + "[" * depth + "]" * depth + "}")
+
+    for arguments in (["validate"], ["list"]):
+        result = models(workspace, *arguments)
+        assert result.returncode == 65, result.stderr
+        assert "nested too deeply" in result.stderr
+        assert "Traceback" not in result.stderr

@@ -245,6 +245,8 @@ def test_attempt_timeout_bounds_a_model(workspace: Workspace, hub: HubServer) ->
 
     result = workspace.hfdl("run")
 
-    assert result.returncode == 1
+    # A timed-out transfer is temporary (75): the partial file stays, so systemd's restart of
+    # a scheduled run resumes it and a large model completes over several attempts.
+    assert result.returncode == 75
     assert "time limit" in result.stderr
     assert workspace.model_row(repo_id)["status"] == "failed"

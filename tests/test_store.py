@@ -27,12 +27,15 @@ from hfdl.errors import (
 )
 from hfdl.store import Store
 from hfdl.store import migrations as migrations_module
+from hfdl.store.db import BUSY_TIMEOUT_MS
+from hfdl.store.liveness import process_start
 from hfdl.store.migrations import Migration, run_statements
 from hfdl.store.reader import StateReader
 from hfdl.store.tables import metadata as table_metadata
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = socket.gethostname()
+LATEST = migrations_module.LATEST_VERSION
 
 
 def make_catalog(entries: list[dict[str, Any]], path: Path = Path("models.json")) -> Catalog:
@@ -101,7 +104,7 @@ def test_connection_settings(store: Store, db_path: Path) -> None:
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with store._read() as connection:
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
@@ -120,7 +123,7 @@ def test_migration_upgrades_an_existing_database_and_keeps_rows(
     db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with Store(db_path) as store:
-        assert store.schema_version == 1
+        assert store.schema_version == LATEST
         store.sync_catalog(make_catalog([entry("org/a"), entry("org/b")]))
         store.set_model_status("org/a", "completed", commit_sha="a" * 40)
 
@@ -132,10 +135,10 @@ def test_migration_upgrades_an_existing_database_and_keeps_rows(
     monkeypatch.setattr(
         migrations_module,
         "MIGRATIONS",
-        [*migrations_module.MIGRATIONS, Migration(2, "add notes", add_notes)],
+        [*migrations_module.MIGRATIONS, Migration(LATEST + 1, "add notes", add_notes)],
     )
     with Store(db_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == LATEST + 1
         model = store.get_model("org/a")
         assert model is not None
         assert model.status == "completed"
@@ -143,7 +146,7 @@ def test_migration_upgrades_an_existing_database_and_keeps_rows(
         assert [row.name for row in store.list_models()] == ["org/a", "org/b"]
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT DISTINCT note FROM models").fetchall() == [("v2",)]
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (2,)
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST + 1,)
 
 
 def test_failed_migration_applies_nothing(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,12 +159,12 @@ def test_failed_migration_applies_nothing(db_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(
         migrations_module,
         "MIGRATIONS",
-        [*migrations_module.MIGRATIONS, Migration(2, "broken", half_done)],
+        [*migrations_module.MIGRATIONS, Migration(LATEST + 1, "broken", half_done)],
     )
     with pytest.raises(StoreError, match="migrate"):
         Store(db_path)
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST,)
         tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
         assert "extra" not in tables
 
@@ -360,7 +363,10 @@ def test_session_and_attempt_lifecycle_with_computed_counts(synced: Store) -> No
     org_d = synced.get_model("org/d")
     assert org_d is not None and org_d.status == "pending"
     assert [attempt.id for attempt in synced.attempts_for_model("org/a", limit=1)] == [second]
-    assert [attempt.id for attempt in report(synced, "recent_failures", 10)] == [third, first]
+    # Current failures only: org/a failed, then completed in the same session.
+    synced.set_model_status("org/a", "completed", commit_sha="a" * 40)
+    synced.set_model_status("org/b", "failed", last_error="gated")
+    assert [attempt.id for attempt in report(synced, "current_failures", 10)] == [third]
     json.dumps(finished.to_dict())
 
 
@@ -554,3 +560,41 @@ def test_row_types_import_without_sqlalchemy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO_ROOT
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_version_1_database_upgrades_with_its_running_session(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A database from before sessions.process_start: upgraded, rows kept, NULL start."""
+    with monkeypatch.context() as patched:
+        patched.setattr(migrations_module, "MIGRATIONS", migrations_module.MIGRATIONS[:1])
+        with Store(db_path) as store:
+            assert store.schema_version == 1
+            store.sync_catalog(make_catalog([entry("org/a")]))
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(
+            "INSERT INTO sessions (trigger, started_at, status, host, pid)"
+            " VALUES ('manual', '2026-12-01T00:00:00.000000Z', 'running', ?, ?)",
+            (HOST, dead_pid()),
+        )
+        assert "process_start" not in [row[1] for row in raw.execute("PRAGMA table_info(sessions)")]
+
+    with Store(db_path) as store:
+        assert store.schema_version == LATEST
+        session = store.get_session(1)
+        assert session is not None and session.status == "running"
+        assert store.recover_interrupted() == [1]
+        new = store.start_session("manual", None, HOST, os.getpid(), None)
+    with sqlite3.connect(db_path) as raw:
+        starts = raw.execute("SELECT id, process_start FROM sessions ORDER BY id").fetchall()
+    assert starts == [(1, None), (new, process_start(os.getpid()))]
+    assert starts[1][1] is not None
+
+
+def test_recover_interrupted_sees_through_a_reused_pid(synced: Store) -> None:
+    """This process's pid, recorded by an earlier process (another start time): recovered."""
+    session = synced.start_session("manual", None, HOST, os.getpid(), None)
+    assert synced.recover_interrupted() == []  # the recorded process is this one: alive
+    with sqlite3.connect(synced.path) as raw:
+        raw.execute("UPDATE sessions SET process_start = 'another-boot/1' WHERE id = ?", (session,))
+    assert synced.recover_interrupted() == [session]

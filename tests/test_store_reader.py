@@ -7,6 +7,7 @@ same file, and check that the reader never creates or writes a database by itsel
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import sqlite3
@@ -19,7 +20,10 @@ import pytest
 
 from hfdl.catalog import catalog_from_document
 from hfdl.errors import StoreError
+from hfdl.services.lock import RunLock
 from hfdl.store import Store
+from hfdl.store.liveness import process_start, run_lock_held
+from hfdl.store.migrations import LATEST_VERSION
 from hfdl.store.reader import StateReader
 from hfdl.store.rows import AttemptRow, ScheduleRow, SessionRow
 from hfdl.store.tables import metadata as table_metadata
@@ -81,7 +85,7 @@ def test_reader_answers_what_the_store_holds(db_path: Path) -> None:
         finished_attempts = reader.attempts_for_session(ids["finished"])
         assert [row.id for row in finished_attempts] == ids["attempts"][:2]
         assert finished_attempts[1] == completed_attempt
-        assert reader.recent_failures(5) == failures
+        assert reader.current_failures(5) == failures
         assert reader.list_schedules() == schedules
         assert [row.name for row in schedules] == ["nightly", "weekend"]
         assert reader.count_models_by_status() == {
@@ -171,7 +175,8 @@ def test_database_without_schema_is_migrated_first(db_path: Path) -> None:
         assert reader.latest_session() is None
         assert reader.list_schedules() == []
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (1,)
+        version = raw.execute("SELECT max(version) FROM schema_version").fetchone()
+        assert version == (LATEST_VERSION,)
 
 
 def test_reader_does_not_import_sqlalchemy(db_path: Path) -> None:
@@ -185,3 +190,162 @@ def test_reader_does_not_import_sqlalchemy(db_path: Path) -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True
     ).stdout
     assert output.strip() == "[]"
+
+
+# -- runs that died: reported interrupted at read time, never written -------------------------
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def _running_session_of(store: Store, pid: int, host: str = HOST) -> dict[str, int]:
+    """org/a completed and org/c downloading in a session left running by ``pid``."""
+    session = store.start_session("manual", None, host, pid, None)
+    done = store.start_attempt(session, "org/a")
+    store.finish_attempt(done, "completed", bytes_downloaded=1000, commit_sha="a" * 40)
+    store.set_model_status("org/a", "completed", commit_sha="a" * 40, bytes_on_disk=1000)
+    in_progress = store.start_attempt(session, "org/c", bytes_total=50)
+    store.update_attempt_progress(in_progress, 20)
+    store.set_model_status("org/c", "downloading")
+    return {"session": session, "in_progress": in_progress}
+
+
+def _synced(store: Store) -> None:
+    store.sync_catalog(_catalog({"name": "org/a"}, {"name": "org/b"}, {"name": "org/c"}))
+
+
+def test_session_of_a_dead_process_reads_interrupted_and_nothing_is_written(
+    db_path: Path,
+) -> None:
+    with Store(db_path) as store:
+        _synced(store)
+        ids = _running_session_of(store, _dead_pid())
+    before = db_path.read_bytes()
+
+    with StateReader(db_path) as reader:
+        assert reader.interrupted_session_ids() == {ids["session"]}
+        assert reader.running_session() is None
+        latest = reader.latest_session()
+        (_, attempt) = reader.attempts_for_session(ids["session"])
+        states = reader.model_states()
+        counts = reader.count_models_by_status()
+
+    assert latest is not None and latest.id == ids["session"]
+    assert latest.status == "interrupted"
+    assert latest.error is not None and "ended without finishing" in latest.error
+    assert (latest.models_total, latest.models_completed, latest.bytes_downloaded) == (2, 1, 1020)
+    assert (attempt.id, attempt.status) == (ids["in_progress"], "interrupted")
+    assert states["org/c"].status == "pending"  # what recovery will set
+    assert counts == {"pending": 2, "downloading": 0, "completed": 1, "failed": 0}
+    assert db_path.read_bytes() == before
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT status FROM sessions").fetchall() == [("running",)]
+        assert raw.execute("SELECT status FROM models WHERE name = 'org/c'").fetchall() == [
+            ("downloading",)
+        ]
+
+
+def test_live_run_reads_running_and_another_hosts_session_as_recorded(db_path: Path) -> None:
+    with Store(db_path) as store:
+        _synced(store)
+        elsewhere = store.start_session("timer", "nightly", "other-host", _dead_pid(), None)
+        live = _running_session_of(store, os.getpid())["session"]
+
+    with StateReader(db_path) as reader:
+        running = reader.running_session()
+        assert running is not None and running.id == live
+        assert reader.interrupted_session_ids() == frozenset()
+        assert reader.model_states()["org/c"].status == "downloading"
+    with StateReader(db_path, host="other-host") as reader:
+        # Seen from "other-host", the dead pid is checked; this process's session is not.
+        assert reader.interrupted_session_ids() == {elsewhere}
+        latest = reader.latest_session()
+        assert latest is not None and (latest.id, latest.status) == (live, "running")
+
+
+def test_pid_reused_by_another_process_is_not_taken_for_the_run(db_path: Path) -> None:
+    with Store(db_path) as store:
+        _synced(store)
+        session = _running_session_of(store, os.getpid())["session"]
+    with sqlite3.connect(db_path) as raw:
+        (recorded,) = raw.execute("SELECT process_start FROM sessions").fetchone()
+        assert recorded == process_start(os.getpid()) and recorded is not None
+        # The same pid, started at another time: a later process that reuses the pid.
+        boot_id, _ticks = recorded.split("/")
+        raw.execute("UPDATE sessions SET process_start = ?", (f"{boot_id}/1",))
+
+    with StateReader(db_path) as reader:
+        assert reader.interrupted_session_ids() == {session}
+        assert reader.running_session() is None
+
+
+def test_run_lock_decides_for_a_session_without_a_start_time(db_path: Path) -> None:
+    """A session recorded before process_start existed: the run lock tells (pid alive)."""
+    lock_path = db_path.parent / "run.lock"
+    with Store(db_path) as store:
+        _synced(store)
+        session = _running_session_of(store, os.getpid())["session"]
+    with sqlite3.connect(db_path) as raw:
+        raw.execute("UPDATE sessions SET process_start = NULL")
+
+    with StateReader(db_path, run_lock=lock_path) as reader:
+        assert reader.interrupted_session_ids() == frozenset()  # no lock file: unknown
+    lock_path.write_text("")
+    assert run_lock_held(lock_path) is False
+    with StateReader(db_path, run_lock=lock_path) as reader:
+        assert reader.interrupted_session_ids() == {session}  # free: no run is working
+    descriptor = os.open(lock_path, os.O_RDWR)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)  # what a run holds
+        assert run_lock_held(lock_path) is True
+        with StateReader(db_path, run_lock=lock_path) as reader:
+            running = reader.running_session()
+            assert running is not None and running.id == session
+    finally:
+        os.close(descriptor)
+    # The probe took nothing: a run can still lock at once.
+    with RunLock(db_path.parent):
+        pass
+
+
+def test_current_failures_leave_out_models_that_succeeded_or_were_removed(
+    db_path: Path,
+) -> None:
+    with Store(db_path) as store:
+        store.sync_catalog(_catalog({"name": "org/a"}, {"name": "org/b"}, {"name": "org/c"}))
+        first = store.start_session("manual", None, HOST, os.getpid(), None)
+        failed = {name: store.start_attempt(first, name) for name in ("org/a", "org/b", "org/c")}
+        for name, attempt in failed.items():
+            store.finish_attempt(attempt, "failed", bytes_downloaded=0, error=f"{name} broke")
+            store.set_model_status(name, "failed", last_error=f"{name} broke")
+        store.finish_session(first, "failed")
+        second = store.start_session("manual", None, HOST, os.getpid(), None)
+        fixed = store.start_attempt(second, "org/a")
+        store.finish_attempt(fixed, "completed", bytes_downloaded=5, commit_sha="a" * 40)
+        store.set_model_status("org/a", "completed", commit_sha="a" * 40)
+        store.finish_session(second, "completed")
+        store.sync_catalog(_catalog({"name": "org/a"}, {"name": "org/c"}))  # org/b removed
+
+    with StateReader(db_path) as reader:
+        assert [row.model_name for row in reader.current_failures()] == ["org/c"]
+        assert reader.current_failures()[0].id == failed["org/c"]
+        # A catalog edited since the last run: org/c is gone from the file too.
+        assert reader.current_failures(catalog_names={"org/a"}) == []
+
+
+def test_latest_session_of_each_schedule(db_path: Path) -> None:
+    with Store(db_path) as store:
+        _synced(store)
+        store.create_schedule("nightly", "daily", "02:00")
+        store.create_schedule("never", "daily", "03:00")
+        old = store.start_session("timer", "nightly", HOST, os.getpid(), None)
+        store.finish_session(old, "completed")
+        dead = store.start_session("timer", "nightly", HOST, _dead_pid(), None)
+    with StateReader(db_path) as reader:
+        latest = reader.latest_sessions_by_schedule()
+    assert set(latest) == {"nightly"}
+    assert (latest["nightly"].id, latest["nightly"].status) == (dead, "interrupted")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from time import sleep
 from typing import Any
 
 import pytest
@@ -141,6 +142,8 @@ def test_failing_run_leaves_the_unit_failed_and_status_says_why(
     workspace: Workspace, hub: HubServer, systemd: Any
 ) -> None:
     repo_id = setup(workspace, hub, repo_ok=False)
+    # Restarts would come after 1 s: a permanent failure (exit 1) must get none.
+    workspace.write_config(service={"randomized_delay_seconds": 0, "retry_delay_seconds": 1})
     create_schedule(workspace, systemd, "broken", "--type", "daily", "--time", "03:00")
     hfdl_json(workspace, systemd, "start")
 
@@ -148,6 +151,11 @@ def test_failing_run_leaves_the_unit_failed_and_status_says_why(
 
     service = "hfdl-run@broken.service"
     systemd.wait_for_unit_state(service, "failed", timeout=60)
+    # A missing repository is not retried: one run, no restart after the delay has passed.
+    wait_for(lambda: systemd.unit_property(service, "NRestarts") == "0", timeout=5)
+    sleep(3)  # longer than RestartSec=1: a restart would have happened by now
+    assert systemd.unit_property(service, "NRestarts") == "0"
+    assert len(workspace.query("SELECT * FROM sessions")) == 1
     status = hfdl_json(workspace, systemd, "status")
     timer = status["systemd"]["timers"][0]
     assert timer["service_result"] == "exit-code"

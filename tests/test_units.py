@@ -236,8 +236,9 @@ def test_service_runs_hfdl_for_the_instance_with_settings_from_the_config(
 ) -> None:
     service = render(settings)["hfdl-run@.service"]
     assert directives(service, "Type") == ["oneshot"]
+    # A scheduled run waits for the run lock (half of TimeoutStartSec=) instead of exiting 75.
     assert directives(service, "ExecStart") == [
-        f'"{HFDL}" --config "{SYSTEM_CONFIG}" run --schedule %i'
+        f'"{HFDL}" --config "{SYSTEM_CONFIG}" run --schedule %i --wait --wait-timeout 21600'
     ]
     assert directives(service, "NotifyAccess") == ["main"]
     assert directives(service, "SyslogIdentifier") == ["hfdl"]
@@ -245,7 +246,9 @@ def test_service_runs_hfdl_for_the_instance_with_settings_from_the_config(
     assert directives(service, "Nice") == ["15"]
     assert directives(service, "IOSchedulingClass") == ["best-effort"]
     without_config = render(settings, config_path=None)["hfdl-run@.service"]
-    assert directives(without_config, "ExecStart") == [f'"{HFDL}" run --schedule %i']
+    assert directives(without_config, "ExecStart") == [
+        f'"{HFDL}" run --schedule %i --wait --wait-timeout 21600'
+    ]
 
 
 def test_token_is_a_credential_path_never_a_value(settings: Settings, tmp_path: Path) -> None:
@@ -266,8 +269,48 @@ def test_timers_fire_the_service_instance_on_the_schedule(settings: Settings) ->
     for name, timer in (("nightly", nightly), ("weekend", weekend)):
         assert directives(timer, "Persistent") == ["true"]
         assert directives(timer, "RandomizedDelaySec") == ["900"]
+        # Drawn once per timer, not again at every daemon-reload (each `hfdl start`).
+        assert directives(timer, "FixedRandomDelay") == ["yes"]
         assert directives(timer, "Unit") == [f"hfdl-run@{name}.service"]
         assert directives(timer, "WantedBy") == ["timers.target"]
+
+
+@pytest.mark.parametrize("scope", ["system", "user"])
+def test_stop_is_clean_and_only_temporary_failures_are_restarted(
+    settings: Settings, scope: str
+) -> None:
+    service = render(settings, scope=scope)["hfdl-run@.service"]
+    # Type=oneshot counts no signal as clean unless listed: a stop ends with Result=success.
+    assert directives(service, "SuccessExitStatus") == ["SIGTERM SIGINT"]
+    assert directives(service, "Restart") == ["on-failure"]
+    assert directives(service, "RestartSec") == ["600"]
+    prevented = directives(service, "RestartPreventExitStatus")[0].split()
+    # Permanent failures are never retried; 75 (temporary failure) always is.
+    assert {"1", "65", "66", "69", "73", "78"} <= set(prevented)
+    assert "75" not in prevented
+    # Bounded: 6 restarts after the first start, within a window shorter than a day.
+    assert directives(service, "StartLimitBurst") == ["7"]
+    [interval] = directives(service, "StartLimitIntervalSec")
+    assert 6 * 600 <= int(interval) < 24 * 3600
+    unit_section = service.split("[Service]")[0]
+    assert "StartLimitBurst=" in unit_section
+
+
+def test_restart_settings_come_from_the_service_section(settings: Settings) -> None:
+    quick = dataclasses.replace(
+        settings,
+        service=dataclasses.replace(settings.service, retry_delay_seconds=2, retry_attempts=1),
+    )
+    service = render(quick)["hfdl-run@.service"]
+    assert directives(service, "RestartSec") == ["2"]
+    assert directives(service, "StartLimitBurst") == ["2"]
+    never = dataclasses.replace(
+        settings, service=dataclasses.replace(settings.service, retry_attempts=0)
+    )
+    service = render(never)["hfdl-run@.service"]
+    for key in ("Restart", "RestartSec", "StartLimitBurst", "StartLimitIntervalSec"):
+        assert directives(service, key) == [], key
+    assert directives(service, "SuccessExitStatus") == ["SIGTERM SIGINT"]
 
 
 # -- generated-file header ---------------------------------------------------------------------
@@ -482,7 +525,7 @@ def test_paths_with_spaces_are_quoted(settings: Settings, tmp_path: Path) -> Non
     service = render(spaced, config_path=config)["hfdl-run@.service"]
     quoted_config = str(config).replace("%", "%%").replace("$", "$$")
     assert directives(service, "ExecStart") == [
-        f'"{HFDL}" --config "{quoted_config}" run --schedule %i'
+        f'"{HFDL}" --config "{quoted_config}" run --schedule %i --wait --wait-timeout 21600'
     ]
     assert '"-/srv/my models/hub"' in directives(service, "ReadWritePaths")
     # A configuration under /tmp would vanish behind PrivateTmp=: keep the real /tmp then.

@@ -312,3 +312,66 @@ def test_verify_models_engine_for_scheduled_runs(workspace: Workspace, hub: HubS
     assert recorder.events[0] == ("started", (repo_id, 4, 205_028))
     assert ("file", (repo_id, "sub/extra.bin", "corrupt", True)) in recorder.events
     assert recorder.events[-1] == ("finished", (repo_id, "repaired"))
+
+
+def test_repair_never_deletes_or_links_outside_the_cache_for_unsafe_records(
+    workspace: Workspace, hub: HubServer
+) -> None:
+    """Records an older hfdl may have stored from a hostile server: repair leaves them alone.
+
+    The blob name of one record names a file next to the cache, of the recorded size (the old
+    code found it "corrupt" and deleted it to repair); another record's path climbs out of the
+    snapshot (the old code linked it there).
+    """
+    [(repo_id, commit)] = downloaded(workspace, hub)
+    canary = workspace.root / "canary"
+    canary.mkdir()
+    victim = canary / "victim.txt"
+    victim.write_bytes(b"not the server's to delete\n")
+    good_etag = hub.file_entry(repo_id, "config.json").etag
+    with Store(workspace.db_path) as store:
+        store.record_file(
+            repo_id, commit, "weights.bin", victim.stat().st_size, "0" * 40,
+            "../../../canary/victim.txt", False,
+        )  # fmt: skip
+        store.record_file(
+            repo_id, commit, "../../../../canary/evil", 18, good_etag, good_etag, False
+        )
+    hub.clear_requests()
+
+    # ``models show`` shows such records as unsafe instead of failing on them.
+    shown = workspace.hfdl("models", "show", repo_id, "--json")
+    assert shown.returncode == 0, shown.stderr
+    states = {file["path"]: file["state"] for file in json.loads(shown.stdout)["files"]}
+    assert states["weights.bin"] == states["../../../../canary/evil"] == "unsafe-path"
+    assert states["config.json"] == "present"
+
+    result = verify(workspace, "--repair", "--json")
+
+    assert result.returncode == 65, result.stderr
+    assert "Traceback" not in result.stderr
+    assert problems(json.loads(result.stdout), repo_id) == {
+        "weights.bin": "unsafe-path",
+        "../../../../canary/evil": "unsafe-path",
+    }
+    assert victim.read_bytes() == b"not the server's to delete\n"
+    assert sorted(path.name for path in canary.iterdir()) == ["victim.txt"]
+    assert hub.find_requests() == []  # nothing fetched for a record it cannot trust
+
+
+def test_repair_refuses_a_blobs_folder_symlinked_outside_the_cache(
+    workspace: Workspace, hub: HubServer
+) -> None:
+    [(repo_id, _commit)] = downloaded(workspace, hub)
+    outside = workspace.root / "outside-blobs"
+    blobs = workspace.repo_dir(repo_id) / "blobs"
+    blobs.rename(outside)
+    blobs.symlink_to(outside)
+    flip_byte(outside / hub.file_entry(repo_id, "model.safetensors").etag)
+    before = tree(outside)
+
+    result = verify(workspace, "--repair", "--json")
+
+    assert result.returncode == 65, result.stderr
+    assert set(problems(json.loads(result.stdout), repo_id).values()) == {"unsafe-path"}
+    assert tree(outside) == before

@@ -67,6 +67,13 @@ def parse_catalog_text(text: str, location: str) -> Any:
         raise CatalogError(
             [Problem(location, "", message)], hint="fix the JSON syntax at that position"
         ) from None
+    except RecursionError:
+        # Python's JSON decoder recurses once per level of nesting; a catalog is never more
+        # than a few levels deep, so this is a broken or hostile file, not a bug of hfdl.
+        raise CatalogError(
+            [Problem(location, "", "JSON nested too deeply (arrays or objects inside each other)")],
+            hint="a catalog is an object with a models list; check that this is models.json",
+        ) from None
 
 
 def read_catalog_document(path: Path) -> Any:

@@ -1,4 +1,5 @@
-"""``hfdl cleanup``: remove superseded revisions, removed models and orphaned partial downloads."""
+"""``hfdl cleanup``: remove superseded revisions, removed models, files no longer selected and
+orphaned partial downloads."""
 
 from __future__ import annotations
 
@@ -13,9 +14,8 @@ from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from hfdl.services.cleanup import CleanupReport
+    from hfdl.services.cleanup_report import KeptItem
 
 
 @app.command("cleanup")
@@ -27,13 +27,14 @@ def cleanup_command(
     ] = False,
     json_output: JsonOption = False,
 ) -> None:
-    """Free disk space: old revisions, models removed from the catalog, stale partial files.
+    """Free disk space: old revisions, removed models, unselected files, stale partials.
 
     Only what hfdl downloaded is ever removed; other users' models in a shared cache stay.
     A revision no longer wanted goes once it was downloaded more than
     settings.cleanup_age_days (models.json) ago; a revision the catalog still wants never
-    goes; partial downloads a run can still resume stay. Exit status 75 while a run holds
-    the lock.
+    goes; files a model's narrowed allow/ignore patterns no longer select go at once;
+    partial downloads a run can still resume stay. Exit status 75 while a run holds the
+    lock.
     """
     from hfdl.services.cleanup import run_cleanup
 
@@ -62,14 +63,14 @@ def render_report(report: CleanupReport, *, show_kept: bool = False) -> str:
     verb = "would remove" if report.dry_run else "removed"
     lines: list[str] = []
     for item in report.removed:
-        what = _describe(item.commit_sha, item.path)
+        what = _describe(item)
         lines.append(
             f"{verb} {what} of {item.model} ({item.reason}, {item.age_days:.0f} days old): "
             f"{format_size(item.bytes_freed)}"
         )
     if show_kept:
         for kept in report.kept:
-            what = _describe(kept.commit_sha, kept.path)
+            what = _describe(kept)
             lines.append(f"kept {what} of {kept.model} ({kept.reason})")
     freed = format_size(report.bytes_freed)
     if report.dry_run:
@@ -79,5 +80,13 @@ def render_report(report: CleanupReport, *, show_kept: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _describe(commit_sha: str | None, path: Path) -> str:
-    return f"revision {commit_sha[:12]}" if commit_sha else f"partial download {path.name}"
+def _describe(item: KeptItem) -> str:
+    from hfdl.services.cleanup_report import KIND_BLOB, KIND_FILE
+
+    if item.what == KIND_FILE:
+        return f"file {item.path.name} of revision {(item.commit_sha or '')[:12]}"
+    if item.what == KIND_BLOB:
+        return f"unlinked blob {item.path.name[:12]}"
+    if item.commit_sha:
+        return f"revision {item.commit_sha[:12]}"
+    return f"partial download {item.path.name}"

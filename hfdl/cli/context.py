@@ -33,21 +33,34 @@ class AppContext:
 
         return "system" if os.geteuid() == 0 else "user"
 
-    def settings(self) -> Settings:
+    def settings(self, *, log_file: bool = True) -> Settings:
         """Load (once) and return the effective settings; configure logging from them.
+
+        Args:
+            log_file: also append records to ``<state_directory>/hfdl.log`` when logging
+                goes to stderr. ``hfdl run --dry-run`` passes ``False``: it writes nothing.
+                Only the first call configures logging.
 
         Raises:
             ConfigError, ConfigFileNotFound: the configuration is invalid or missing.
         """
         if self._settings is None:
+            import logging
+
             from hfdl.config import load_settings
             from hfdl.logs import configure_logging
 
             self._settings = load_settings(self.config_path)
-            configure_logging(
+            target = configure_logging(
                 self._settings.log_level,
                 verbose=self.verbose,
                 quiet=self.quiet,
-                state_directory=self._settings.state_directory,
+                state_directory=self._settings.state_directory if log_file else None,
+            )
+            logging.getLogger("hfdl").debug(
+                "configuration %s; logging at DEBUG to %s%s",
+                self.config_path or "found by the default search",
+                target,
+                "" if log_file or target == "journal" else " (no log file)",
             )
         return self._settings

@@ -67,7 +67,11 @@ def start_command(
 
 @app.command("stop")
 def stop_command(context: typer.Context, json_output: JsonOption = False) -> None:
-    """Stop and disable hfdl's timers (and a running download); schedules are kept."""
+    """Stop and disable hfdl's timers (and a running download); schedules are kept.
+
+    A stopped run records its session as interrupted and keeps its partial files (the next
+    run resumes them); this command says which units, sessions and models it stopped.
+    """
     from hfdl.services.lifecycle import stop
     from hfdl.systemd.manager import Scope
 
@@ -78,5 +82,9 @@ def stop_command(context: typer.Context, json_output: JsonOption = False) -> Non
         return
     for timer in report.disabled:
         sys.stderr.write(f"hfdl: stopped and disabled {timer}\n")
+    for run in report.stopped:
+        sys.stderr.write(f"hfdl: stopped {run.describe()}\n")
+    if report.disabled and not report.stopped:
+        sys.stderr.write("hfdl: no run was working\n")
     for note in report.notes:
         sys.stderr.write(f"hfdl: note: {note}\n")

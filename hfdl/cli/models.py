@@ -133,7 +133,8 @@ def list_command(
 
     Models are listed in catalog order. Reads models.json and the state database and
     writes nothing. A model no run has seen yet shows the status it will start with. SIZE
-    is the size on disk, or ~estimate when the model is not downloaded.
+    is what the model's cache folder holds (every blob, including files 'hfdl cleanup' has
+    yet to remove), or ~estimate when the model is not downloaded.
     """
     from hfdl.cli.models_render import print_summaries, print_summaries_json
     from hfdl.services.models import ModelFilters, list_models

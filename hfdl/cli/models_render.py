@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from hfdl.cli.render import print_table
-from hfdl.sizes import format_size
+from hfdl.sizes import format_size, parse_size
 from hfdl.store.rows import iso_utc
 
 if TYPE_CHECKING:
@@ -67,8 +67,16 @@ def _short_revision(revision: str) -> str:
 def _size_cell(summary: ModelSummary) -> str:
     if summary.bytes_on_disk is not None:
         return format_size(summary.bytes_on_disk)
-    # Not downloaded: the catalog's estimate, marked as one, as the user wrote it.
-    return f"~{summary.size_estimate}" if summary.size_estimate else "-"
+    # Not downloaded: the catalog's estimate, marked as one, in the one format every size
+    # is shown in (so "1.6GB" in models.json shows as ~1.5 GiB, like `add --check` says).
+    return f"~{_estimate_text(summary.size_estimate)}" if summary.size_estimate else "-"
+
+
+def _estimate_text(size_estimate: str) -> str:
+    try:
+        return format_size(parse_size(size_estimate))
+    except ValueError:  # the catalog was validated; kept as written should that ever fail
+        return size_estimate
 
 
 def _time_cell(moment: datetime | None) -> str:
@@ -95,7 +103,7 @@ def print_details(details: ModelDetails) -> None:
         ("revision", summary.revision),
         ("commit", summary.commit_sha or "-"),
         ("size on disk", _size_cell(summary)),
-        ("size estimate", summary.size_estimate or "-"),
+        ("size estimate", _estimate_text(summary.size_estimate) if summary.size_estimate else "-"),
         ("last success", _time_cell(summary.last_success_at)),
         ("last checked", _time_cell(summary.last_checked_at)),
         ("last error", summary.last_error or "-"),

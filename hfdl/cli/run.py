@@ -14,9 +14,10 @@ import typer
 from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption, ModelOption, ScheduleOption, TagOption
+from hfdl.errors import RunFailed, TemporaryRunFailure
 
 if TYPE_CHECKING:
-    from hfdl.services.events import RunObserver
+    from hfdl.services.events import RunObserver, RunResult
 
 
 @app.command("run")
@@ -40,6 +41,16 @@ def run_command(
     wait: Annotated[
         bool, typer.Option("--wait", help="Wait for a running hfdl run instead of exiting with 75.")
     ] = False,
+    wait_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--wait-timeout",
+            min=0,
+            help="With --wait: give up (exit 75) after waiting this many seconds for the run "
+            "lock. Scheduled runs wait half of the unit's TimeoutStartSec.",
+            show_default=False,
+        ),
+    ] = None,
     check: Annotated[
         bool, typer.Option("--check", help="Ask the Hub about every completed model, due or not.")
     ] = False,
@@ -48,14 +59,18 @@ def run_command(
     """Download the catalog's pending models now: resume, verify, retry, record.
 
     Exit status: 0 when every selected model completed or was up to date, 1 when any
-    failed, 75 when another run holds the lock.
+    failed, 75 when another run holds the lock or when every model that failed failed
+    on a temporary error: the Hub unavailable, a stalled or timed-out transfer (try again
+    later). Stopped by SIGTERM or SIGINT, the run
+    records its session as interrupted, keeps partial files, and ends by that signal (a
+    shell shows 143 or 130; systemd counts the stop as clean).
     """
     app_context: AppContext = context.obj
-    settings = app_context.settings()
+    # A dry run writes nothing, not even a line in the log file.
+    settings = app_context.settings(log_file=not dry_run)
     # huggingface_hub reads HF_ENDPOINT once, at import: make the library's own calls (its
     # user-agent probe, its defaults) go to the configured endpoint, never to another Hub.
     os.environ["HF_ENDPOINT"] = settings.endpoint
-    from hfdl.errors import RunFailed
     from hfdl.services.run import Runner, RunOptions
     from hfdl.token import read_token
 
@@ -65,9 +80,10 @@ def run_command(
         model_names=frozenset(model) if model else None,
         max_concurrent=max_concurrent,
         dry_run=dry_run,
-        wait_for_lock=wait,
+        wait_for_lock=wait or wait_timeout is not None,
+        wait_timeout=wait_timeout,
         force_check=check,
-        trigger="timer" if schedule and os.environ.get("INVOCATION_ID") else "manual",
+        trigger=_trigger(schedule),
     )
     stop = threading.Event()
     observer = _make_observer(json_output)
@@ -81,12 +97,28 @@ def run_command(
         if refused:
             raise RunFailed(f"{len(refused)} model(s) could not be planned: {', '.join(refused)}")
         return 0
-    _install_stop_handlers(stop)
-    result = runner.run(options)
+    from hfdl.errors import Cancelled
+
+    received = _install_stop_handlers(stop, observer)
+    try:
+        result = runner.run(options)
+    except Cancelled:
+        if not received:
+            raise
+        return _end_by_signal(received[0], None, json_output)
+    if received:
+        return _end_by_signal(received[0], result, json_output)
     if json_output:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
     if result.failed:
         names = ", ".join(outcome.name for outcome in result.failed)
+        if result.temporary_failure:
+            raise TemporaryRunFailure(
+                f"{len(result.failed)} model(s) did not complete on temporary errors (the Hub "
+                f"unavailable, a stalled or timed-out transfer): {names}",
+                hint="a later run resumes them; a scheduled run is retried by systemd after "
+                "service.retry_delay_seconds",
+            )
         raise RunFailed(f"{len(result.failed)} model(s) did not complete: {names}")
     if result.status == "failed":
         raise RunFailed(
@@ -108,12 +140,56 @@ def _make_observer(json_output: bool) -> RunObserver:
     return wrap_for_systemd(LogObserver())
 
 
-def _install_stop_handlers(stop: threading.Event) -> None:
+def _trigger(schedule: str | None) -> str:
+    """``timer`` only for a run its schedule's timer started, else ``manual``.
+
+    systemd (>= 251) sets ``TRIGGER_UNIT`` to the timer's name in the environment of the
+    service a timer starts; a ``systemctl start`` by hand, or ``hfdl run --schedule`` in a
+    shell, has none (``INVOCATION_ID`` alone only says that systemd runs us).
+    """
+    if schedule and os.environ.get("TRIGGER_UNIT", "").endswith(".timer"):
+        return "timer"
+    return "manual"
+
+
+def _install_stop_handlers(stop: threading.Event, observer: RunObserver) -> list[int]:
     """SIGTERM (systemctl stop) and SIGINT set the stop flag: the run ends after the current
-    chunk, keeps partial files for the next run, and records the session as interrupted."""
+    chunk, keeps partial files for the next run, and records the session as interrupted.
+
+    Returns:
+        The list the handlers append each received signal's number to.
+    """
+    from hfdl.services.notify import record_stop_signal
+
+    received: list[int] = []
 
     def handle(signum: int, _frame: object) -> None:
+        received.append(signum)
+        record_stop_signal(observer, signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGTERM, handle)
     signal.signal(signal.SIGINT, handle)
+    return received
+
+
+def _end_by_signal(signum: int, result: RunResult | None, json_output: bool) -> int:
+    """A stop is not a failure: say so, then end the process by the signal that stopped it.
+
+    Dying by the signal (after cleanup: the session is recorded, partial files kept) is what
+    a shell and systemd expect of a stopped program: a shell sees 128+N and stops a script's
+    loop on Ctrl-C, and the unit, which lists SIGTERM in SuccessExitStatus=, ends with
+    Result=success instead of failed. The signal is raised at interpreter exit
+    (:func:`~hfdl.services.process_exit.exit_by_signal_at_exit`), after the CLI's exit point.
+
+    Returns:
+        0 (never seen: the process ends by the signal).
+    """
+    from hfdl.services.process_exit import exit_by_signal_at_exit
+
+    if json_output and result is not None:
+        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+    name = signal.Signals(signum).name
+    sys.stderr.write(f"hfdl: stopped by {name}; partial files kept, the next run resumes them\n")
+    exit_by_signal_at_exit(signum)
+    return 0

@@ -22,6 +22,7 @@ from hfdl.cli.options import JsonOption
 
 if TYPE_CHECKING:
     from datetime import datetime
+    from pathlib import Path
 
     from hfdl.config import Settings
     from hfdl.services.schedules import ScheduleOverview
@@ -208,7 +209,7 @@ def list_command(context: typer.Context, json_output: JsonOption = False) -> Non
     entries: list[ScheduleOverview] = []
     if settings.db_path.exists():
         with _open_store(settings) as store:
-            entries = overview(store, list_schedules(store))
+            entries = overview(store, list_schedules(store), run_lock=_run_lock(settings))
     if json_output:
         sys.stdout.write(json.dumps([entry.to_dict() for entry in entries], indent=2) + "\n")
         return
@@ -219,6 +220,13 @@ def list_command(context: typer.Context, json_output: JsonOption = False) -> Non
         )
         return
     _print_schedules(entries)
+
+
+def _run_lock(settings: Settings) -> Path:
+    """The run lock, probed to show a killed run's session as interrupted."""
+    from hfdl.services.lock import LOCK_FILE_NAME
+
+    return settings.state_directory / LOCK_FILE_NAME
 
 
 @schedule_app.command("show")
@@ -237,7 +245,7 @@ def show_command(
     app_context: AppContext = context.obj
     settings = app_context.settings()
     with _open_store(settings) as store:
-        entry = overview(store, [get_schedule(store, id_or_name)])[0]
+        entry = overview(store, [get_schedule(store, id_or_name)], run_lock=_run_lock(settings))[0]
     if json_output and not units:
         sys.stdout.write(json.dumps(entry.to_dict(), indent=2) + "\n")
         return

@@ -28,8 +28,8 @@ def render_status(document: dict[str, Any]) -> str:
             lines.append(
                 f"  {timer['schedule']}: timer {state}, {timer['active']}; "
                 f"next {timer['next_elapse'] or '-'}; "
-                f"last trigger {timer['last_trigger'] or '-'}; "
-                f"last result {timer['service_result'] or '-'}"
+                f"last trigger {timer['last_trigger'] or 'never'}; "
+                f"last result {timer['service_result'] or 'never'}"
             )
         if not systemd["timers"]:
             lines.append("  no schedules")
@@ -57,6 +57,19 @@ def render_status(document: dict[str, Any]) -> str:
                 f"{last['models_completed']} completed, {last['models_failed']} failed, "
                 f"ended {last['ended_at'] or '-'}"
             )
+        for session_id in database.get("interrupted_sessions", []):
+            lines.append(
+                f"  interrupted: session {session_id} (its run ended without finishing it;"
+                " the next run records it)"
+            )
+        for schedule in database["schedules"]:
+            last_run = (
+                f"{schedule['last_run']} {schedule['last_result']}"
+                f" (session {schedule['last_session_id']})"
+                if schedule["last_run"]
+                else "never"
+            )
+            lines.append(f"  schedule {schedule['name']}: last run {last_run}")
         for failure in database["recent_failures"]:
             lines.append(
                 f"  failed: {failure['model_name']} at {failure['ended_at']}: {failure['error']}"

@@ -102,6 +102,24 @@ class ServiceSettings:
         description="CPU scheduling priority of the service (the unit's `Nice=`): -20 is the "
         "highest priority, 19 the lowest.",
     )
+    retry_delay_seconds: int = setting(
+        default=600,
+        example=300,
+        minimum=1,
+        description="After a scheduled run failed on a temporary error (the Hub unavailable, "
+        "the run lock or the database busy: exit 75) or crashed, systemd starts it again this "
+        "many seconds later (the unit's `RestartSec=`), instead of waiting for the next "
+        "calendar time.",
+    )
+    retry_attempts: int = setting(
+        default=6,
+        example=3,
+        minimum=0,
+        maximum=100,
+        description="How many times systemd restarts a scheduled run that failed on a "
+        "temporary error, at most (`StartLimitBurst=` is this plus one). With the default "
+        "delay, 6 restarts cover an hour. 0 disables restarts.",
+    )
 
 
 def _models_file_default(context: DefaultContext) -> Path:

@@ -21,6 +21,7 @@ from hfdl.config.schema import (
     SettingField,
 )
 from hfdl.errors import Problem
+from hfdl.unitsafe import unsafe_value_problem
 
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 _TRUE_WORDS = frozenset({"true", "yes", "on", "1"})
@@ -88,6 +89,13 @@ def _check_path(setting_field: SettingField, value: object) -> str:
         raise InvalidValue(f"must be a path written as a string, got {describe(value)}")
     if not value.strip():
         raise InvalidValue("must not be empty")
+    # Paths are written into the generated systemd units (ReadWritePaths=, ExecStart=): refuse
+    # here, when the value is set or the file validated, what rendering would refuse later.
+    problem = unsafe_value_problem(value)
+    if problem is not None:
+        raise InvalidValue(
+            f"must be a single-line path without '=' (it goes into systemd units): {problem}"
+        )
     return value
 
 

@@ -101,6 +101,11 @@ def parse_yaml_text(text: str, location: str) -> tuple[object, list[Problem]]:
         return None, [Problem(location, "", f"YAML syntax error{where}: {detail}")]
     except yaml.YAMLError as error:
         return None, [Problem(location, "", f"YAML syntax error: {error}")]
+    except RecursionError:
+        # PyYAML recurses once per level of nesting; a configuration is two levels deep.
+        return None, [
+            Problem(location, "", "YAML nested too deeply (collections inside each other)")
+        ]
     finally:
         loader.dispose()
     problems = [

@@ -26,8 +26,10 @@ from hfdl.errors import (
     HubUnavailable,
     RepoNotFound,
     RevisionNotFound,
+    UntrustedMetadata,
 )
 from hfdl.hub.remote import RemoteFile, RemoteRevision
+from hfdl.hub.untrusted import MetadataValidator, shown
 
 __all__ = [
     "HubClient",
@@ -88,35 +90,47 @@ class HubClient:
 
         Raises:
             RepoNotFound, GatedRepo, RevisionNotFound: permanent errors.
+            UntrustedMetadata: the answer's commit is not 40 lowercase hex (permanent).
             HubUnavailable: the Hub failed or could not be reached (retryable).
         """
         info = self._model_info(repo_id, revision, files_metadata=False)
-        return str(info.sha)
+        return MetadataValidator(self.endpoint, repo_id).commit(info.sha)
 
     def list_files(self, repo_id: str, revision: str) -> RemoteRevision:
         """Resolve ``revision`` and list every file with its size and hashes (one request).
 
+        Every value of the answer is validated before it is used (see
+        :mod:`hfdl.hub.untrusted`): paths, commit, blob ids, sha256s and sizes.
+
         Raises:
             RepoNotFound, GatedRepo, RevisionNotFound: permanent errors.
+            UntrustedMetadata: a value of the answer has the wrong form (permanent).
             HubUnavailable: the Hub failed or could not be reached (retryable).
         """
         info = self._model_info(repo_id, revision, files_metadata=True)
+        check = MetadataValidator(self.endpoint, repo_id)
+        commit_sha = check.commit(info.sha)
         files: list[RemoteFile] = []
         for sibling in info.siblings or []:
+            path = check.path(sibling.rfilename)
             lfs = sibling.lfs
-            size = lfs.size if lfs is not None else sibling.size
-            files.append(
-                RemoteFile(
-                    path=sibling.rfilename,
-                    size=int(size or 0),
-                    blob_id=str(sibling.blob_id or ""),
-                    sha256=lfs.sha256 if lfs is not None else None,
-                )
-            )
+            sha256: str | None = None
+            if lfs is not None:
+                size = check.size(lfs.size, path)
+                sha256 = check.sha256(lfs.sha256, path)
+                # The pointer's blob id is not used to name anything, but must be sane too.
+                blob_id = "" if sibling.blob_id is None else check.blob_id(sibling.blob_id, path)
+            else:
+                size = check.size(sibling.size, path)
+                blob_id = check.blob_id(sibling.blob_id, path)
+            if lfs is not None and sibling.size is not None:
+                check.size(sibling.size, path)
+            files.append(RemoteFile(path=path, size=size, blob_id=blob_id, sha256=sha256))
+        check.unique_paths(remote_file.path for remote_file in files)
         return RemoteRevision(
             repo_id=repo_id,
             revision=revision,
-            commit_sha=str(info.sha),
+            commit_sha=commit_sha,
             files=tuple(files),
             gated=bool(info.gated),
         )
@@ -220,7 +234,15 @@ def translate_error(
         return HubUnavailable(f"timed out talking to {endpoint} for {where}")
     if isinstance(error, httpx2.TransportError):
         return HubUnavailable(f"cannot reach {endpoint} for {where}: {error}")
-    return HubError(f"unexpected error for {where}: {type(error).__name__}: {error}")
+    if isinstance(error, KeyError | TypeError | ValueError):
+        # The library could not parse the answer (a field missing or of the wrong type, not
+        # JSON at all): the server sent something no Hub sends. Permanent, like bad values.
+        return UntrustedMetadata(
+            f"{endpoint} sent a malformed answer for {where}: "
+            f"{type(error).__name__}: {shown(str(error))}",
+            hint="check the endpoint setting: it must be a Hugging Face Hub or a mirror of it",
+        )
+    return HubError(f"unexpected error for {where}: {type(error).__name__}: {shown(str(error))}")
 
 
 def hub_default_endpoint() -> str:

@@ -36,6 +36,7 @@ from hfdl.hub.body import ProgressCallback, stream_body
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.client import RemoteFile, translate_error
 from hfdl.hub.hashing import hash_file, new_hasher
+from hfdl.hub.untrusted import check_redirect
 
 MAX_REDIRECTS = 10
 CONNECT_TIMEOUT_SECONDS = 30.0
@@ -65,6 +66,10 @@ def _open_stream(
 
     Redirects within the Hub's origin keep the headers; a redirect to another origin (a CDN
     with a signed URL) drops ``Authorization`` so the token never leaves the Hub.
+
+    Raises:
+        UntrustedMetadata: a redirect to anything but an http or https URL with a host.
+        HubUnavailable: too many redirects.
     """
     session = get_session()
     request_headers = dict(headers)
@@ -79,6 +84,8 @@ def _open_stream(
             return response
         target = urljoin(current, response.headers["Location"])
         response.close()
+        # Only http(s) with a host: never file://, a local socket or another scheme.
+        check_redirect(current, target)
         if _origin(target) != _origin(current):
             request_headers = {
                 key: value
@@ -126,15 +133,20 @@ def fetch_blob(
         IntegrityError: size or hash mismatch (retryable; the partial file is removed).
         DiskFullError: the disk filled up.
         HubError subclasses: permanent HTTP errors (not found, gated).
+        UntrustedMetadata: a redirect to a non-http(s) URL (permanent).
+        UnsafePath: a path of the blob would leave the model's cache folders.
     """
-    repo_cache.blobs.mkdir(parents=True, exist_ok=True)
-    repo_cache.locks.mkdir(parents=True, exist_ok=True)
+    # Every path is checked to stay inside the model's cache folders before any is created.
     blob = repo_cache.blob_path(remote_file.etag)
+    lock_path = repo_cache.lock_path(remote_file.etag)
+    repo_cache.incomplete_path(remote_file.etag)
+    blob.parent.mkdir(parents=True, exist_ok=True)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
     # The same lock huggingface_hub takes, so a loader downloading this blob at the same
     # moment does not interleave writes with us.
     lock_timeout = -1.0 if deadline is None else max(1.0, deadline - time.monotonic())
     try:
-        with FileLock(str(repo_cache.lock_path(remote_file.etag)), timeout=lock_timeout):
+        with FileLock(str(lock_path), timeout=lock_timeout):
             if repo_cache.has_blob(remote_file.etag, remote_file.size):
                 return TransferResult(resumed_from=remote_file.size, transferred=0)
             return _fetch_locked(

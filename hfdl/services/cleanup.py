@@ -1,6 +1,6 @@
 """``hfdl cleanup``: remove from the Hugging Face cache what hfdl downloaded and no longer needs.
 
-Three kinds of things go, and nothing else:
+Four kinds of things go, and nothing else:
 
 1. **Superseded revisions** of models still in the catalog: snapshots hfdl downloaded that the
    model no longer wants and that are older than ``settings.cleanup_age_days`` of
@@ -12,6 +12,9 @@ Three kinds of things go, and nothing else:
    those of removed models, of models whose download completed (nothing is left to resume),
    and those nobody has written for ``cleanup_age_days``. A partial of an unfinished download
    is kept, so that the next run resumes it instead of starting again.
+4. **Files the patterns no longer select** (after ``allow_patterns``/``ignore_patterns`` were
+   narrowed): their entries in the wanted commit's snapshot, and blobs hfdl recorded that
+   no snapshot links any more (:mod:`hfdl.services.cleanup_files`). No age applies.
 
 Safety rules, in the order they are checked:
 
@@ -44,15 +47,14 @@ hold the run lock (:func:`run_cleanup` takes it) so that no download writes mean
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import fcntl
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hfdl.errors import UnsafePath
 from hfdl.hub.cache import INCOMPLETE_SUFFIX, RepoCache, repo_folder_name
 from hfdl.services.cleanup_report import (
     REASON_FOREIGN,
@@ -66,6 +68,12 @@ from hfdl.services.cleanup_report import (
     CleanupReport,
     KeptItem,
     RemovedItem,
+)
+from hfdl.services.cleanup_safety import (
+    attribute_bytes,
+    lock_held,
+    only_recorded,
+    remove_empty_directories,
 )
 
 if TYPE_CHECKING:
@@ -189,13 +197,19 @@ def cleanup(
         repo = scanned.get(row.name)
         if repo is not None:
             cleaner.clean_revisions(cache_info, repo)
+            cleaner.clean_unwanted_files()
         elif cleaner.repo_cache.storage.exists():
             folder = repo_folder_name(row.name)
             for warning in cache_info.warnings:
                 if folder in str(warning):
                     report.warnings.append(f"{row.name}: revisions left alone: {warning}")
         if cleaner.removed and not dry_run:
-            _remove_empty_directories(cleaner.repo_cache.storage)
+            remove_empty_directories(cleaner.repo_cache.storage)
+        elif not dry_run and row.commit_sha is not None:
+            # Keep `models list`/`status` equal to what the folder now holds.
+            on_disk = cleaner.repo_cache.bytes_on_disk()
+            if on_disk != row.bytes_on_disk:
+                store.set_bytes_on_disk(row.name, on_disk)
     return report
 
 
@@ -210,9 +224,17 @@ class _ModelCleaner:
     repo_cache: RepoCache
     removed: bool
     moment: float
+    # Set by clean_revisions: the snapshots removed (or that a dry run would remove), and the
+    # real paths of the blobs removed with them.
+    doomed_snapshots: set[Path] = dataclasses.field(default_factory=set)
+    going_blobs: set[str] = dataclasses.field(default_factory=set)
 
-    def _age_days(self, path: Path) -> float:
-        return max(0.0, (self.moment - path.lstat().st_mtime) / SECONDS_PER_DAY)
+    def age_days(self, path: Path) -> float:
+        """Days since ``path`` (not what it links to) was last modified; 0 when it is gone."""
+        try:
+            return max(0.0, (self.moment - path.lstat().st_mtime) / SECONDS_PER_DAY)
+        except FileNotFoundError:
+            return 0.0
 
     def _keep(self, commit_sha: str | None, path: Path, reason: str) -> None:
         self.report.kept.append(KeptItem(self.row.name, commit_sha, path, reason))
@@ -226,7 +248,7 @@ class _ModelCleaner:
         limit = self.report.cleanup_age_days
         for path in partials:
             try:
-                age = self._age_days(path)
+                age = self.age_days(path)
                 size = path.lstat().st_size
             except OSError:
                 continue  # gone meanwhile
@@ -240,7 +262,14 @@ class _ModelCleaner:
                 self._keep(None, path, REASON_RESUMABLE)
                 continue
             etag = path.name.removesuffix(INCOMPLETE_SUFFIX)
-            if _lock_held(self.repo_cache.lock_path(etag)):
+            try:
+                # Only hex-named partials (what hfdl writes), inside the model's folders.
+                lock_path = self.repo_cache.lock_path(etag)
+                self.repo_cache.contained(path)
+            except UnsafePath as error:
+                self.report.warnings.append(f"{path.name} left alone: {error}")
+                continue
+            if lock_held(lock_path):
                 self._keep(None, path, REASON_IN_USE)
                 continue
             if not self.report.dry_run:
@@ -274,7 +303,7 @@ class _ModelCleaner:
         doomed: list[tuple[CachedRevisionInfo, float]] = []
         # Newest first, so that "keep the newest snapshot" below is the first one.
         by_age = sorted(
-            ((revision, self._age_days(revision.snapshot_path)) for revision in repo.revisions),
+            ((revision, self.age_days(revision.snapshot_path)) for revision in repo.revisions),
             key=lambda pair: (pair[1], pair[0].commit_hash),
         )
         for revision, age in by_age:
@@ -297,10 +326,17 @@ class _ModelCleaner:
         only_this_repo = dataclasses.replace(cache_info, repos=frozenset({repo}))
         commits = [revision.commit_hash for revision, _ in doomed]
         strategy = only_this_repo.delete_revisions(*commits)
+        try:
+            strategy = only_recorded(strategy, repo, set(commits), self.repo_cache, self.store)
+        except UnsafePath as error:
+            self.report.warnings.append(f"{self.row.name}: revisions left alone: {error}")
+            return
         going = set(strategy.blobs)
         if repo.repo_path in strategy.repos:
             going |= {file.blob_path for revision in repo.revisions for file in revision.files}
-        freed_sizes = _attribute_bytes([revision for revision, _ in doomed], going)
+        freed_sizes = attribute_bytes([revision for revision, _ in doomed], going)
+        self.doomed_snapshots = {revision.snapshot_path for revision, _ in doomed}
+        self.going_blobs = {os.path.realpath(blob) for blob in going}
         if not self.report.dry_run:
             strategy.execute()
         reason = REASON_MODEL_REMOVED if self.removed else REASON_SUPERSEDED
@@ -326,57 +362,8 @@ class _ModelCleaner:
             # Its files are gone: if it comes back to the catalog, download it again.
             self.store.set_model_status(self.row.name, "pending", commit_sha=None, bytes_on_disk=0)
 
+    def clean_unwanted_files(self) -> None:
+        """Unlink the entries the patterns no longer select; free blobs nothing links."""
+        from hfdl.services.cleanup_files import clean_unwanted_files
 
-def _attribute_bytes(revisions: list[CachedRevisionInfo], going: set[Path]) -> dict[str, int]:
-    """Split the bytes of the blobs that go between the revisions removed, oldest first.
-
-    A blob that lives inside a removed snapshot (a copy, not a symlink) goes with it.
-    """
-    counted: set[Path] = set()
-    sizes: dict[str, int] = {}
-    ordered = sorted(revisions, key=lambda revision: revision.snapshot_path.lstat().st_mtime)
-    for revision in ordered:
-        total = 0
-        for file in revision.files:
-            inside = revision.snapshot_path in file.blob_path.parents
-            if file.blob_path in counted or not (inside or file.blob_path in going):
-                continue
-            counted.add(file.blob_path)
-            total += file.size_on_disk
-        sizes[revision.commit_hash] = total
-    return sizes
-
-
-def _lock_held(lock_path: Path) -> bool:
-    """Whether another process holds the ``huggingface_hub`` (filelock) lock of a blob.
-
-    Opened without ``O_CREAT``: cleanup creates no lock files. A lock file that cannot be
-    opened belongs to someone else, so it counts as held.
-    """
-    try:
-        descriptor = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    except OSError:
-        return True
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    except OSError:
-        return True
-    else:
-        fcntl.flock(descriptor, fcntl.LOCK_UN)
-        return False
-    finally:
-        os.close(descriptor)
-
-
-def _remove_empty_directories(storage: Path) -> None:
-    """Remove a removed model's folder when nothing but empty directories is left in it."""
-    if not storage.is_dir():
-        return
-    # Bottom-up, so that a folder is empty by the time its turn comes.
-    for directory, _subdirectories, _files in os.walk(storage, topdown=False):
-        with contextlib.suppress(OSError):
-            os.rmdir(directory)  # fails, as wanted, on anything not empty
+        clean_unwanted_files(self)

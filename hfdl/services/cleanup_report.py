@@ -17,22 +17,39 @@ REASON_FOREIGN = "not downloaded by hfdl"
 REASON_NEWEST = "newest snapshot of a model still in the catalog"
 REASON_RESUMABLE = "resumable by the next run"
 REASON_IN_USE = "in use by another process"
+REASON_UNSELECTED = "no longer selected by the model's allow/ignore patterns"
+REASON_UNLINKED = "no snapshot links it any more"
+
+# What an item is (the ``kind`` of its JSON form).
+KIND_REVISION = "revision"  # a snapshot (commit_sha set)
+KIND_PARTIAL = "partial"  # a blobs/*.incomplete file
+KIND_FILE = "file"  # one snapshot entry of the wanted commit, and its blob if nothing else uses it
+KIND_BLOB = "blob"  # a blob hfdl recorded that no snapshot links any more
 
 
 @dataclass(frozen=True)
 class KeptItem:
     """A revision (``commit_sha`` set) or a partial download (``commit_sha`` ``None``) of a
-    managed model, and why cleanup left it."""
+    managed model, and why cleanup left it; ``kind`` says which (see ``KIND_*``; empty: from
+    ``commit_sha``)."""
 
     model: str
     commit_sha: str | None
     path: Path
     reason: str
+    kind: str = field(default="", kw_only=True)
+
+    @property
+    def what(self) -> str:
+        """The item's kind: ``revision``, ``partial``, ``file`` or ``blob``."""
+        if self.kind:
+            return self.kind
+        return KIND_PARTIAL if self.commit_sha is None else KIND_REVISION
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: ``kind`` is ``revision`` or ``partial``."""
+        """JSON form: ``kind`` is ``revision``, ``partial``, ``file`` or ``blob``."""
         return {
-            "kind": "partial" if self.commit_sha is None else "revision",
+            "kind": self.what,
             "model": self.model,
             "commit_sha": self.commit_sha,
             "path": str(self.path),

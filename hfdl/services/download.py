@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfdl.config import Settings
-from hfdl.errors import AttemptTimeout, Cancelled, HfdlError
+from hfdl.errors import AttemptTimeout, Cancelled, HfdlError, NotWritable
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.remote import RemoteFile
 from hfdl.services.events import ModelOutcome, RunObserver
 from hfdl.services.plan import ModelPlan
-from hfdl.services.retry import RetryPolicy, is_retryable
+from hfdl.services.retry import RetryPolicy, is_retryable, is_temporary
 from hfdl.store import Store
 
 if TYPE_CHECKING:
@@ -117,13 +121,23 @@ class ModelDownloader:
         now = now_utc()
         commit = plan.revision.commit_sha if plan.revision else None
         if plan.action == "up-to-date":
-            self.store.set_model_status(plan.name, "completed", last_checked_at=now)
-            return ModelOutcome(name=plan.name, status="up-to-date", commit_sha=commit)
+            on_disk = RepoCache(self.settings.download_directory, plan.name).bytes_on_disk()
+            self.store.set_model_status(
+                plan.name, "completed", last_checked_at=now, bytes_on_disk=on_disk
+            )
+            return ModelOutcome(
+                name=plan.name, status="up-to-date", commit_sha=commit, retries=plan.retries
+            )
         error = plan.error or HfdlError("unknown planning error")
         status = "skipped" if plan.action == "skip" else "failed"
         attempt_id = self.store.start_attempt(self.session_id, plan.name, plan.bytes_total)
         self.store.finish_attempt(
-            attempt_id, status, bytes_downloaded=0, retries=0, error=str(error), commit_sha=commit
+            attempt_id,
+            status,
+            bytes_downloaded=0,
+            retries=plan.retries,
+            error=str(error),
+            commit_sha=commit,
         )
         self._mark_failed(plan.name, str(error))
         return ModelOutcome(
@@ -131,8 +145,11 @@ class ModelDownloader:
             status=status,
             commit_sha=commit,
             bytes_total=plan.bytes_total,
+            retries=plan.retries,
             error=str(error),
             hint=error.hint,
+            # A Hub that stayed unavailable through planning's retries: a later run may work.
+            temporary=status == "failed" and is_temporary(error),
         )
 
     def download(self, plan: ModelPlan) -> ModelOutcome:
@@ -165,20 +182,22 @@ class ModelDownloader:
         self.observer.model_started(
             plan.name, plan.bytes_total, progress.bytes_done + plan.bytes_partial, len(plan.missing)
         )
+        # Retries of this transfer; the plan's (its Hub API calls) are recorded with them.
         retries = 0
         try:
-            for remote_file in plan.missing:
-                retries = self._fetch_with_retries(
-                    plan, remote_file, repo_cache, progress, deadline, retries
-                )
-            self._publish(plan, repo_cache)
+            with cache_writes(self.settings.download_directory):
+                for remote_file in plan.missing:
+                    retries = self._fetch_with_retries(
+                        plan, remote_file, repo_cache, progress, deadline, retries
+                    )
+                self._publish(plan, repo_cache)
         except Cancelled:
             progress.flush()
             self.store.finish_attempt(
                 attempt_id,
                 "interrupted",
                 bytes_downloaded=progress.bytes_transferred,
-                retries=retries,
+                retries=plan.retries + retries,
                 error="stopped by a signal",
                 commit_sha=commit,
             )
@@ -190,7 +209,7 @@ class ModelDownloader:
                 attempt_id,
                 "failed",
                 bytes_downloaded=progress.bytes_transferred,
-                retries=retries,
+                retries=plan.retries + retries,
                 error=message,
                 commit_sha=commit,
             )
@@ -201,17 +220,18 @@ class ModelDownloader:
                 commit_sha=commit,
                 bytes_downloaded=progress.bytes_transferred,
                 bytes_total=plan.bytes_total,
-                retries=retries,
+                retries=plan.retries + retries,
                 duration_seconds=time.monotonic() - started,
                 error=message,
                 hint=error.hint,
+                temporary=is_temporary(error),
             )
         progress.flush()
         self.store.finish_attempt(
             attempt_id,
             "completed",
             bytes_downloaded=progress.bytes_transferred,
-            retries=retries,
+            retries=plan.retries + retries,
             error=None,
             commit_sha=commit,
         )
@@ -220,7 +240,9 @@ class ModelDownloader:
             plan.name,
             "completed",
             commit_sha=commit,
-            bytes_on_disk=plan.bytes_total,
+            # What the model's folder really holds (older revisions and files no longer
+            # wanted included, until cleanup removes them), not just the wanted bytes.
+            bytes_on_disk=repo_cache.bytes_on_disk(),
             last_success_at=now,
             last_checked_at=now,
             last_error=None,
@@ -233,7 +255,7 @@ class ModelDownloader:
             bytes_downloaded=progress.bytes_transferred,
             bytes_total=plan.bytes_total,
             files_downloaded=len(plan.missing),
-            retries=retries,
+            retries=plan.retries + retries,
             duration_seconds=time.monotonic() - started,
         )
 
@@ -316,3 +338,44 @@ class ModelDownloader:
 def now_utc() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
+
+
+# errno values meaning "this user may not write here" (read-only mount, permissions, chattr +i).
+_NOT_WRITABLE_ERRNOS = frozenset((errno.EROFS, errno.EACCES, errno.EPERM))
+
+
+@contextlib.contextmanager
+def cache_writes(download_directory: Path) -> Iterator[None]:
+    """Turn "cannot write here" errors of the cache into :class:`NotWritable` naming the path.
+
+    The model's attempt then fails with a reason recorded like any other failure, instead of
+    a raw ``[Errno 30]`` ending the whole run.
+
+    Args:
+        download_directory: the configured cache directory (named in the message and hint).
+
+    Raises:
+        NotWritable: an ``OSError`` with ``EROFS``, ``EACCES`` or ``EPERM`` happened inside.
+    """
+    try:
+        yield
+    except OSError as error:
+        if error.errno not in _NOT_WRITABLE_ERRNOS:
+            raise
+        path = error.filename or download_directory
+        raise NotWritable(
+            f"cannot write {path} in the download directory {download_directory}:"
+            f" {error.strerror or error}",
+            hint=f"make {download_directory} writable by the user hfdl runs as"
+            f" ({_user_name()}), or change download_directory in the configuration",
+        ) from error
+
+
+def _user_name() -> str:
+    """The effective user's name (its uid when it has none), for hints."""
+    import pwd
+
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return f"uid {os.geteuid()}"

@@ -21,7 +21,9 @@ class ModelOutcome:
     """How one model ended in a run.
 
     ``status`` is ``completed`` (files downloaded or linked), ``up-to-date`` (nothing to do),
-    ``failed`` or ``skipped`` (refused before any byte moved).
+    ``failed`` or ``skipped`` (refused before any byte moved). ``temporary``: it failed on an
+    error that trying again later may fix (the Hub unavailable, a stalled transfer, a timeout),
+    after the run's own retries were used up.
     """
 
     name: str
@@ -34,6 +36,7 @@ class ModelOutcome:
     duration_seconds: float = 0.0
     error: str | None = None
     hint: str | None = None
+    temporary: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict of the outcome."""
@@ -42,13 +45,18 @@ class ModelOutcome:
 
 @dataclass(frozen=True)
 class RunResult:
-    """What a whole run did. ``session_id`` is ``None`` for a dry run."""
+    """What a whole run did. ``session_id`` is ``None`` for a dry run.
+
+    ``temporary_failure``: models failed, all of them on errors that trying the run again
+    later may fix (the Hub was unavailable); the CLI exits 75 then, which systemd retries.
+    """
 
     session_id: int | None
     status: str
     outcomes: tuple[ModelOutcome, ...]
     bytes_downloaded: int
     duration_seconds: float
+    temporary_failure: bool = False
 
     @property
     def failed(self) -> list[ModelOutcome]:
@@ -202,7 +210,15 @@ class LogObserver:
             ", ".join(f"{count} {status}" for status, count in sorted(counts.items()))
             or "nothing to do"
         )
-        level = logging.INFO if result.status == "completed" else logging.ERROR
+        retries = sum(outcome.retries for outcome in result.outcomes)
+        if retries:
+            summary += f"; {retries} retries"
+        if result.status == "interrupted":
+            summary += "; partial files kept for the next run"
+        # A stop is not a failure: a warning, so that `journalctl -p err` lists real errors.
+        level = {"completed": logging.INFO, "interrupted": logging.WARNING}.get(
+            result.status, logging.ERROR
+        )
         logger.log(
             level,
             "session %s %s: %s; %s in %.1fs",

@@ -18,22 +18,20 @@ from typing import Any
 from hfdl.config import Settings
 from hfdl.errors import SystemdError
 from hfdl.fileio import write_atomically
+from hfdl.services.stopped_runs import StoppedRun, running_sessions, stopped_runs
 from hfdl.store import Store
 from hfdl.systemd.manager import Scope, Systemctl, parse_timestamp
-from hfdl.systemd.units import UnitFile, default_executable, is_generated, render_units
+from hfdl.systemd.units import (
+    UnitFile,
+    default_executable,
+    is_generated,
+    render_units,
+    service_unit_name,
+    timer_unit_name,
+)
 
 RUN_SERVICE_TEMPLATE = "hfdl-run@.service"
 TIMER_PREFIX = "hfdl-"
-
-
-def timer_name(schedule_name: str) -> str:
-    """The timer unit of a schedule: ``hfdl-<name>.timer``."""
-    return f"{TIMER_PREFIX}{schedule_name}.timer"
-
-
-def service_name(schedule_name: str) -> str:
-    """The service instance a schedule's timer starts: ``hfdl-run@<name>.service``."""
-    return f"hfdl-run@{schedule_name}.service"
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class TimerState:
             "active": self.active,
             "next_elapse": _iso(self.next_elapse),
             "last_trigger": _iso(self.last_trigger),
-            "service": service_name(self.schedule_name),
+            "service": service_unit_name(self.schedule_name),
             "service_result": self.service_result,
             "service_active": self.service_active,
             "service_exit_status": self.service_exit_status,
@@ -80,6 +78,7 @@ class LifecycleReport:
     disabled: list[str] = field(default_factory=list)
     timers: list[TimerState] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    stopped: list[StoppedRun] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dict."""
@@ -92,6 +91,7 @@ class LifecycleReport:
             "disabled": self.disabled,
             "timers": [timer.to_dict() for timer in self.timers],
             "notes": self.notes,
+            "stopped": [run.to_dict() for run in self.stopped],
         }
 
 
@@ -212,9 +212,9 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
         report.removed.append(name)
     systemctl.daemon_reload()
     systemctl.reset_failed(
-        [service_name(name[len(TIMER_PREFIX) : -len(".timer")]) for name in stale_timers]
+        [service_unit_name(name[len(TIMER_PREFIX) : -len(".timer")]) for name in stale_timers]
     )
-    timers = [timer_name(schedule.name) for schedule in wanted]
+    timers = [timer_unit_name(schedule.name) for schedule in wanted]
     systemctl.enable_now(timers)
     report.enabled.extend(timers)
     if start:
@@ -252,9 +252,29 @@ def stop(settings: Settings, scope: Scope) -> LifecycleReport:
     reachable, reason = systemctl.available()
     if not reachable:
         raise SystemdError(f"the systemd {scope.name} manager is not reachable: {reason}")
+    services = [service_unit_name(name[len(TIMER_PREFIX) : -len(".timer")]) for name in timers]
+    working = [
+        service
+        for service in services
+        if systemctl.show(service, ["ActiveState"]).get("ActiveState")
+        in ("activating", "active", "reloading")
+    ]
+    sessions_before = running_sessions(settings)
     systemctl.disable_now(timers)
+    # Blocks until the services stopped: their sessions are recorded when it returns.
     systemctl.stop(["hfdl-run@*.service"])
     report.disabled.extend(timers)
+    report.stopped.extend(stopped_runs(settings, working, sessions_before))
+    manual = [
+        session
+        for session in sessions_before.values()
+        if service_unit_name(session.schedule_name or "") not in working
+    ]
+    for session in manual:
+        report.notes.append(
+            f"a run not started by systemd is still working (session {session.id}, pid "
+            f"{session.pid}); `hfdl stop` stops only the runs of hfdl's units"
+        )
     return report
 
 
@@ -264,7 +284,7 @@ def timer_states(scope: Scope, schedule_names: list[str]) -> list[TimerState]:
     states: list[TimerState] = []
     installed = generated_units(scope.unit_dir)
     for name in schedule_names:
-        timer = timer_name(name)
+        timer = timer_unit_name(name)
         timer_props = systemctl.show(
             timer,
             [
@@ -276,7 +296,7 @@ def timer_states(scope: Scope, schedule_names: list[str]) -> list[TimerState]:
             ],
         )
         service_props = systemctl.show(
-            service_name(name), ["Result", "ActiveState", "ExecMainStatus", "LoadState"]
+            service_unit_name(name), ["Result", "ActiveState", "ExecMainStatus", "LoadState"]
         )
         states.append(
             TimerState(

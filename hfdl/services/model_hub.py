@@ -101,15 +101,3 @@ def hub_notes(settings: Settings, hub: HubCheck | None) -> tuple[str, ...]:
         f"{hub.repo_id} is gated: downloads need a token of an account that accepted its"
         f" terms at {settings.endpoint.rstrip('/')}/{hub.repo_id}",
     )
-
-
-def size_text(size: int) -> str:
-    """A catalog size string for ``size`` bytes, in decimal units as the Hub shows sizes.
-
-    ``1_634_000_000`` gives ``"1.63GB"``, ``440`` gives ``"440B"``; it parses back (with
-    :func:`hfdl.sizes.parse_size`) to within 0.5% of ``size``.
-    """
-    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("KB", 10**3)):
-        if size >= factor:
-            return f"{size / factor:.2f}".rstrip("0").rstrip(".") + unit
-    return f"{size}B"

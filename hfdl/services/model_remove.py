@@ -88,8 +88,12 @@ def remove_model(settings: Settings, name: str, *, purge: bool = False) -> Remov
         elif purge and repo_cache.storage.is_symlink():
             notes.append(f"{repo_cache.storage} is a symbolic link: left alone")
         elif purge and repo_cache.storage.is_dir():
-            bytes_freed = _delete_tree(repo_cache.storage)
-            shutil.rmtree(repo_cache.locks, ignore_errors=True)
+            # Through RepoCache.contained, as every deletion in the cache; rmtree removes the
+            # symlinks inside the folder, never what they point at.
+            bytes_freed = _delete_tree(repo_cache.contained(repo_cache.storage))
+            locks = repo_cache.contained(repo_cache.locks)
+            if not locks.is_symlink():
+                shutil.rmtree(locks, ignore_errors=True)
             purged = True
         elif purge:
             notes.append(f"nothing to purge: {repo_cache.storage} does not exist")

@@ -30,7 +30,7 @@ from hfdl.catalog import (
     validate_catalog_document,
 )
 from hfdl.catalog.validate import did_you_mean
-from hfdl.errors import InvalidModelInput, ModelNotFound, Problem
+from hfdl.errors import InvalidModelInput, ModelNotFound, Problem, UnsafePath
 from hfdl.hub.cache import RepoCache
 from hfdl.store.rows import AttemptRow, FileRecord, ModelRow, iso_utc
 
@@ -59,6 +59,9 @@ FILE_PRESENT = "present"  # blob of the recorded size, linked from the snapshot
 FILE_MISSING = "missing"  # no blob
 FILE_WRONG_SIZE = "wrong-size"  # a blob, but not of the recorded size
 FILE_NOT_LINKED = "not-linked"  # the blob is fine, the snapshot entry is missing or elsewhere
+# The record names a path outside the model's cache folder (a hostile server's metadata
+# recorded by an older hfdl): shown, never looked at; ``models verify --repair`` drops it.
+FILE_UNSAFE = "unsafe-path"
 
 
 @dataclass(frozen=True)
@@ -289,9 +292,13 @@ def file_state(repo_cache: RepoCache, record: FileRecord) -> FileState:
     """Look (without hashing) whether a recorded file is in the cache as recorded.
 
     Returns:
-        ``present``, ``missing``, ``wrong-size`` or ``not-linked``.
+        ``present``, ``missing``, ``wrong-size``, ``not-linked`` or ``unsafe-path``.
     """
-    blob = repo_cache.blob_path(record.blob_name)
+    try:
+        blob = repo_cache.blob_path(record.blob_name)
+        repo_cache.pointer_path(record.commit_sha, record.path)
+    except UnsafePath:
+        return FileState(record, FILE_UNSAFE)
     try:
         size = blob.stat().st_size
     except OSError:

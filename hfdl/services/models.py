@@ -17,6 +17,7 @@ loads the Hub client, when it is called. This module is the one import surface o
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ from hfdl.catalog.model import MODEL_KEYS
 from hfdl.catalog.validate import did_you_mean
 from hfdl.errors import InvalidModelInput, ModelNotFound, Problem, StoreError, UsageError
 from hfdl.hub.cache import RepoCache
-from hfdl.services.model_hub import HubCheck, check_on_hub, hub_notes, size_text
+from hfdl.services.model_hub import HubCheck, check_on_hub, hub_notes
 from hfdl.services.model_remove import RemoveResult, remove_model
 from hfdl.services.model_views import (
     FileState,
@@ -43,6 +44,7 @@ from hfdl.services.model_views import (
     summary_from_catalog,
     summary_from_row,
 )
+from hfdl.sizes import format_size
 
 if TYPE_CHECKING:
     from hfdl.config import Settings
@@ -62,7 +64,6 @@ __all__ = [
     "list_models",
     "remove_model",
     "show_model",
-    "size_text",
     "update_model",
     "validate_catalog",
 ]
@@ -135,12 +136,26 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
     states: dict[str, ModelState] = {}
     if settings.db_path.exists():
         # The light reader, not the Store: listing must not pay for importing SQLAlchemy.
+        from hfdl.services.lock import LOCK_FILE_NAME
         from hfdl.store.reader import StateReader
 
-        with StateReader(settings.db_path) as reader:
+        # The run lock tells a live run from a killed one (its models then read pending).
+        run_lock = settings.state_directory / LOCK_FILE_NAME
+        with StateReader(settings.db_path, run_lock=run_lock) as reader:
             states = reader.model_states()
     summaries = (summary_from_catalog(model, states.get(model.name)) for model in catalog.models)
     return [summary for summary in summaries if filters.matches(summary)]
+
+
+def _status_as_seen(settings: Settings, name: str, recorded: str) -> str:
+    """A model's status as ``models list`` shows it: ``pending`` when its run is gone."""
+    from hfdl.services.lock import LOCK_FILE_NAME
+    from hfdl.store.reader import StateReader
+
+    run_lock = settings.state_directory / LOCK_FILE_NAME
+    with StateReader(settings.db_path, run_lock=run_lock) as reader:
+        state = reader.model_states().get(name)
+    return recorded if state is None else state.status
 
 
 def show_model(settings: Settings, name: str, *, attempts: int = 20) -> ModelDetails:
@@ -180,6 +195,8 @@ def show_model(settings: Settings, name: str, *, attempts: int = 20) -> ModelDet
             if row.commit_sha is not None:
                 records = store.files_for(name, row.commit_sha)
             history = store.attempts_for_model(name, attempts)
+    if row is not None and row.status == "downloading":
+        row = dataclasses.replace(row, status=_status_as_seen(settings, name, row.status))
     if model is not None:
         summary = summary_from_catalog(model, row)
     else:
@@ -275,7 +292,7 @@ def add_model(
     hub = None
     if check:
         hub = check_on_hub(settings, new_entry, token)
-        new_entry.setdefault("size_estimate", size_text(hub.bytes))
+        new_entry.setdefault("size_estimate", format_size(hub.bytes))
     # add_model refuses a duplicate name (DuplicateModel) before writing anything.
     written = catalog_add(settings.models_file, new_entry)
     _sync_database(settings, written, str(name))
@@ -339,7 +356,7 @@ def update_model(
     if check:
         hub = check_on_hub(settings, merged, token)
         if "size_estimate" not in changes:
-            merged["size_estimate"] = size_text(hub.bytes)
+            merged["size_estimate"] = format_size(hub.bytes)
     # In the catalog's key order, so that keys new to the entry are appended in that order.
     keys = [*MODEL_KEYS, *(key for key in {**current, **merged} if key not in MODEL_KEYS)]
     final_changes = {key: merged.get(key) for key in keys if current.get(key) != merged.get(key)}

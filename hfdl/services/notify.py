@@ -1,7 +1,9 @@
 """``sd_notify`` STATUS lines for ``systemctl status`` while a run works.
 
 Example: ``3/8 models, 1.2 GiB of 4.5 GiB, 210.0 MiB/s, retrying org/model (2/5)``. Sent at
-most once a second, and only when systemd gave us a ``NOTIFY_SOCKET``.
+most once a second, and only when systemd gave us a ``NOTIFY_SOCKET``. The last line says how
+the run ended: ``finished: completed``, or for a stop ``stopped by SIGTERM; 2/8 models done;
+partial files kept``, so that ``systemctl status`` never shows a stale progress line.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class NotifyObserver:
         self._retrying: str | None = None
         self._started = time.monotonic()
         self._last_sent = 0.0
+        self.stopped_by: str | None = None
 
     def _send(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -105,9 +108,28 @@ class NotifyObserver:
         self._send(force=True)
 
     def run_finished(self, result: RunResult) -> None:
-        """Report the final state."""
+        """Report the final state (for a stop: by what, how far it got, what was kept)."""
         self.inner.run_finished(result)
+        if result.status == "interrupted":
+            with self._lock:
+                done, total = self._models_done, self._models_total
+            self._notifier.notify(
+                f"STATUS=stopped by {self.stopped_by or 'request'}; {done}/{total} models done;"
+                " partial files kept"
+            )
+            return
         self._notifier.notify(f"STATUS=finished: {result.status}")
+
+
+def record_stop_signal(observer: RunObserver, signal_name: str) -> None:
+    """Tell a :class:`NotifyObserver` which signal stopped the run (for its last STATUS=).
+
+    Args:
+        observer: the run's observer; anything but a ``NotifyObserver`` is left alone.
+        signal_name: e.g. ``SIGTERM``.
+    """
+    if isinstance(observer, NotifyObserver):
+        observer.stopped_by = signal_name
 
 
 def wrap_for_systemd(observer: RunObserver) -> RunObserver:

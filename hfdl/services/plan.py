@@ -43,6 +43,7 @@ class ModelPlan:
     bytes_partial: int = 0
     error: HfdlError | None = None
     requests: int = 0
+    retries: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -74,7 +75,7 @@ def plan_model(
     cache_dir: Path,
     *,
     snapshot_is_verified: Callable[[str, str], bool],
-    call: Callable[[Callable[[], object]], object],
+    call: Callable[[Callable[[], object], str], object],
 ) -> ModelPlan:
     """Find out what one candidate needs, with as few Hub requests as possible.
 
@@ -87,7 +88,9 @@ def plan_model(
         cache_dir: the HF hub cache directory.
         snapshot_is_verified: ``(model_name, commit_sha) -> bool``, whether the DB records a
             complete, verified snapshot of that commit whose blobs are still present.
-        call: runs a Hub call with hfdl's retry policy (retryable errors are retried).
+        call: ``call(request, what)`` runs a Hub request with hfdl's retry policy
+            (retryable errors are retried); ``what`` names what it asks for, for the lines
+            that say what the run waits for.
 
     Returns:
         The plan; Hub errors are captured in ``plan.error`` with ``action="error"``.
@@ -97,7 +100,12 @@ def plan_model(
     repo_cache = RepoCache(cache_dir, model.name)
     try:
         if candidate.reason == "update-check" and candidate.known_commit:
-            commit = str(call(lambda: client.resolve(model.name, model.revision)))
+            commit = str(
+                call(
+                    lambda: client.resolve(model.name, model.revision),
+                    f"the commit of {model.revision}",
+                )
+            )
             plan.requests += 1
             if commit == candidate.known_commit and snapshot_is_verified(model.name, commit):
                 plan.action = "up-to-date"
@@ -107,7 +115,7 @@ def plan_model(
             revision_to_list = commit
         else:
             revision_to_list = model.revision
-        remote = call(lambda: client.list_files(model.name, revision_to_list))
+        remote = call(lambda: client.list_files(model.name, revision_to_list), "the file list")
         assert isinstance(remote, RemoteRevision)
         plan.requests += 1
     except HfdlError as error:
@@ -196,3 +204,28 @@ def admit(
         free -= need
         if budget is not None:
             budget -= need
+
+
+def describe_plan(plan: ModelPlan) -> str:
+    """One line saying what a run decided for a model and why (logged at DEBUG).
+
+    Example: ``plan org/name: download (new), 1 request(s), 0 retries, 3/5 file(s) missing,
+    1.2 GiB to fetch, 10.0 MiB partial, 1.3 GiB in all, admitted``.
+    """
+    parts = [
+        f"plan {plan.name}: {plan.action} ({plan.candidate.reason})",
+        f"{plan.requests} request(s)",
+        f"{plan.retries} retries",
+    ]
+    if plan.revision is not None:
+        parts.append(f"commit {plan.revision.commit_sha[:12]}")
+        parts.append(f"{len(plan.missing)}/{len(plan.files)} file(s) missing")
+        parts.append(f"{format_size(plan.bytes_missing)} to fetch")
+        parts.append(f"{format_size(plan.bytes_partial)} partial")
+        parts.append(f"{format_size(plan.bytes_total)} in all")
+    parts.extend(plan.notes)
+    if plan.action == "download":
+        parts.append("admitted")
+    elif plan.error is not None:
+        parts.append(f"refused: {plan.error}" if plan.action == "skip" else str(plan.error))
+    return ", ".join(parts)

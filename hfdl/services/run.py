@@ -7,28 +7,29 @@ It never prints and never exits: it reports through a ``RunObserver`` and return
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hfdl.catalog import Catalog, load_catalog
 from hfdl.config import Settings
-from hfdl.errors import Cancelled, HfdlError
+from hfdl.errors import Cancelled
 from hfdl.hub.cache import RepoCache
 from hfdl.services.download import ModelDownloader, now_utc
-from hfdl.services.events import ModelOutcome, RunObserver, RunResult
+from hfdl.services.events import ModelOutcome, RunObserver, RunResult, fields
 from hfdl.services.lock import RunLock
-from hfdl.services.plan import ModelPlan, admit, plan_model
+from hfdl.services.plan import ModelPlan, admit, describe_plan, plan_model
 from hfdl.services.process_exit import skip_final_collection_at_exit
-from hfdl.services.retry import RetryPolicy, call_with_retries
+from hfdl.services.retry import HubCalls, RetryPolicy
+from hfdl.services.run_chores import after_downloads, only_temporary_failures
 from hfdl.services.select import Candidate, select_candidates
-from hfdl.sizes import format_size
 from hfdl.store import Store
 
 if TYPE_CHECKING:
@@ -52,6 +53,7 @@ class RunOptions:
         max_concurrent: overrides ``concurrent_downloads``.
         dry_run: plan and report, download nothing, record nothing.
         wait_for_lock: wait for a running ``hfdl run`` instead of failing with exit 75.
+        wait_timeout: with ``wait_for_lock``, give up (exit 75) after this many seconds.
         force_check: ask the Hub about every completed model, due or not.
         trigger: ``manual`` or ``timer``.
     """
@@ -64,6 +66,7 @@ class RunOptions:
     wait_for_lock: bool = False
     force_check: bool = False
     trigger: str = "manual"
+    wait_timeout: float | None = None
 
 
 class Runner:
@@ -93,6 +96,9 @@ class Runner:
         self._token = token
         self._client: HubClient | None = None
         self._client_lock = threading.Lock()
+        self.lock: RunLock | None = None
+        # Every outcome reported so far: what an interrupted run's summary counts.
+        self.finished: list[ModelOutcome] = []
         self.policy = RetryPolicy(
             max_retries=settings.max_retries, base_delay=retry_base_delay, stop=self.stop
         )
@@ -115,24 +121,31 @@ class Runner:
     def plan(
         self,
         catalog: Catalog,
-        store: Store,
+        store: Store | None,
         options: RunOptions,
         changed: frozenset[str] = frozenset(),
+        *,
+        session_id: int | None = None,
+        on_selected: Callable[[list[str]], None] | None = None,
     ) -> list[ModelPlan]:
         """Select the candidates and ask the Hub what each needs; admit what fits on disk.
 
         Args:
             catalog: the catalog.
-            store: the state DB.
+            store: the state DB (read only here), or ``None`` when there is none yet (a dry
+                run before the first run): every model is then new.
             options: what to run.
             changed: models whose catalog entry changed in this run's sync (a new revision
                 or patterns must be fetched now, not at the next periodic check).
+            session_id: the session, named in the lines logged while planning.
+            on_selected: told the selected models' names (in order) before the first Hub
+                request, so the session's first line comes before any wait.
 
         Returns:
-            The plans in download order.
+            The plans in download order; each carries the retries its Hub calls needed.
         """
         tags = options.tags
-        rows = {row.name: row for row in store.list_models(include_removed=False)}
+        rows = {row.name: row for row in store.list_models(include_removed=False)} if store else {}
         candidates = select_candidates(
             catalog.models,
             rows,
@@ -146,7 +159,7 @@ class Runner:
         cache_dir = self.settings.download_directory
 
         def verified(model_name: str, commit_sha: str) -> bool:
-            records = store.files_for(model_name, commit_sha)
+            records = store.files_for(model_name, commit_sha) if store else []
             if not records:
                 return False
             repo_cache = RepoCache(cache_dir, model_name)
@@ -154,18 +167,25 @@ class Runner:
                 commit_sha, ((record.path, record.etag, record.size) for record in records)
             )
 
+        if on_selected is not None:
+            on_selected([candidate.model.name for candidate in candidates])
         if not candidates:
             return []
         client = self.client
 
         def plan_one(candidate: Candidate) -> ModelPlan:
-            return plan_model(
-                candidate,
-                client,
-                cache_dir,
-                snapshot_is_verified=verified,
-                call=lambda action: call_with_retries(action, self.policy),
+            calls = HubCalls(
+                candidate.model.name,
+                endpoint=self.settings.endpoint,
+                policy=self.policy,
+                on_retry=self.observer.model_retry,
+                session_id=session_id,
             )
+            plan = plan_model(
+                candidate, client, cache_dir, snapshot_is_verified=verified, call=calls
+            )
+            plan.retries = calls.retries
+            return plan
 
         # The Hub requests of different models overlap; plans keep the candidates' order.
         workers = min(PLAN_WORKERS, len(candidates))
@@ -180,6 +200,8 @@ class Runner:
             max_total_size=catalog.settings.max_total_size_bytes,
             managed_names=catalog.names(),
         )
+        for plan in plans:
+            logger.debug("%s", describe_plan(plan))
         return plans
 
     def dry_run(self, options: RunOptions) -> list[ModelPlan]:
@@ -189,7 +211,10 @@ class Runner:
             The plans, in download order, with sizes and admission decisions.
         """
         catalog = load_catalog(self.settings.models_file)
-        store = Store(self.settings.db_path)
+        # A dry run writes nothing: no database is created, an existing one is only read.
+        if not self.settings.db_path.exists():
+            return self.plan(catalog, None, options)
+        store = Store(self.settings.db_path, read_only=True)
         try:
             return self.plan(catalog, store, options)
         finally:
@@ -208,7 +233,13 @@ class Runner:
         started = time.monotonic()
         skip_final_collection_at_exit()
         catalog = load_catalog(self.settings.models_file)
-        lock = RunLock(self.settings.state_directory, wait=options.wait_for_lock)
+        lock = RunLock(
+            self.settings.state_directory,
+            wait=options.wait_for_lock,
+            wait_timeout=options.wait_timeout,
+            stop=self.stop,
+        )
+        self.lock = lock
         with lock:
             store = Store(self.settings.db_path)
             try:
@@ -230,19 +261,39 @@ class Runner:
             pid=os.getpid(),
             invocation_id=os.environ.get("INVOCATION_ID"),
         )
+        self._record_lock_wait(session_id)
         try:
-            plans = self.plan(catalog, store, options, changed=frozenset(sync.updated))
-            self.observer.run_started(session_id, [plan.name for plan in plans])
+            plans = self.plan(
+                catalog,
+                store,
+                options,
+                changed=frozenset(sync.updated),
+                session_id=session_id,
+                on_selected=lambda names: self.observer.run_started(session_id, names),
+            )
             outcomes = self._execute(store, session_id, plans, options)
         except Cancelled:
             store.finish_session(session_id, "interrupted", error="stopped by a signal")
+            # The session's end is reported (journal, STATUS=) as for a completed run.
+            finished = tuple(self.finished)
+            self.observer.run_finished(
+                RunResult(
+                    session_id=session_id,
+                    status="interrupted",
+                    outcomes=finished,
+                    bytes_downloaded=sum(outcome.bytes_downloaded for outcome in finished),
+                    duration_seconds=time.monotonic() - started,
+                )
+            )
             raise
         except BaseException as error:
             store.finish_session(session_id, "failed", error=str(error))
             raise
         cancelled = self.stop.is_set()
         download_failed = any(outcome.status in ("failed", "skipped") for outcome in outcomes)
-        verified = cancelled or self._after_downloads(catalog, store, outcomes)
+        verified = cancelled or after_downloads(
+            self.settings, catalog, store, outcomes, client=lambda: self.client, policy=self.policy
+        )
         failed = download_failed or not verified
         status = "interrupted" if cancelled else ("failed" if failed else "completed")
         store.finish_session(
@@ -254,50 +305,26 @@ class Runner:
             outcomes=tuple(outcomes),
             bytes_downloaded=sum(outcome.bytes_downloaded for outcome in outcomes),
             duration_seconds=time.monotonic() - started,
+            temporary_failure=only_temporary_failures(outcomes),
         )
         self.observer.run_finished(result)
         return result
 
-    def _after_downloads(
-        self, catalog: Catalog, store: Store, outcomes: list[ModelOutcome]
-    ) -> bool:
-        """The end-of-run chores the configuration asks for: verify, then clean up.
-
-        Returns:
-            ``False`` when verification found files it did not (or was not allowed to) repair.
-        """
-        healthy = True
-        mode = self.settings.verify_on_run
-        up_to_date = [outcome.name for outcome in outcomes if outcome.status == "up-to-date"]
-        if mode != "off" and up_to_date:
-            from hfdl.services.verify import verify_models
-            from hfdl.services.verify_report import LogVerifyObserver
-
-            report = verify_models(
-                self.settings,
-                store,
-                up_to_date,
-                repair=mode == "repair",
-                observer=LogVerifyObserver(),
-                client=self.client,
-                policy=self.policy,
+    def _record_lock_wait(self, session_id: int) -> None:
+        """Write the session into the lock file (for the messages of runs waiting behind this
+        one) and, when this run had to wait for the lock, log how long with the session's id:
+        the session starts when the lock is taken, and this record says what came before."""
+        if self.lock is None:
+            return
+        self.lock.record_session(session_id)
+        if self.lock.waited_seconds is not None:
+            logger.info(
+                "session %s waited %.1fs for the run lock held by %s",
+                session_id,
+                self.lock.waited_seconds,
+                self.lock.holder,
+                extra=fields("lock-wait", session_id=session_id),
             )
-            healthy = report.ok
-        if catalog.settings.auto_cleanup:
-            from hfdl.services.cleanup import cleanup
-
-            try:
-                cleaned = cleanup(self.settings, catalog, store, dry_run=False)
-            except (HfdlError, OSError) as error:
-                # Cleanup frees space; failing it must not turn good downloads into a failure.
-                logger.warning("auto cleanup failed: %s", error)
-            else:
-                logger.info(
-                    "auto cleanup: %d item(s) removed, %s freed",
-                    len(cleaned.to_dict()["removed"]),
-                    format_size(cleaned.bytes_freed),
-                )
-        return healthy
 
     def _apply_schedule(self, store: Store, options: RunOptions) -> RunOptions:
         """Fold a schedule's tag filter and concurrency into the options."""
@@ -310,16 +337,7 @@ class Runner:
         if tags is None and schedule.tags:
             tags = frozenset(schedule.tags)
         max_concurrent = options.max_concurrent or schedule.max_concurrent_downloads
-        return RunOptions(
-            schedule_name=options.schedule_name,
-            tags=tags,
-            model_names=options.model_names,
-            max_concurrent=max_concurrent,
-            dry_run=options.dry_run,
-            wait_for_lock=options.wait_for_lock,
-            force_check=options.force_check,
-            trigger=options.trigger,
-        )
+        return dataclasses.replace(options, tags=tags, max_concurrent=max_concurrent)
 
     def _execute(
         self, store: Store, session_id: int, plans: Sequence[ModelPlan], options: RunOptions
@@ -341,6 +359,7 @@ class Runner:
                 continue
             outcome = downloader.record_without_transfer(plan)
             outcomes[plan.name] = outcome
+            self.finished.append(outcome)
             self.observer.model_finished(outcome)
         workers = max(1, options.max_concurrent or self.settings.concurrent_downloads)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hfdl-download") as pool:
@@ -356,5 +375,6 @@ class Runner:
     def _download_and_report(self, downloader: ModelDownloader, plan: ModelPlan) -> ModelOutcome:
         """Worker body: download one model and report its outcome as soon as it is known."""
         outcome = downloader.download(plan)
+        self.finished.append(outcome)
         self.observer.model_finished(outcome)
         return outcome

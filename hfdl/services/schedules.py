@@ -23,6 +23,8 @@ from hfdl.errors import DuplicateSchedule, InvalidSchedule, Problem, ScheduleNot
 from hfdl.store.rows import WEEKDAYS, ScheduleRow, SessionRow, iso_utc
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from hfdl.config import Settings
     from hfdl.store import Store
 
@@ -335,13 +337,21 @@ class ScheduleOverview:
 
 
 def overview(
-    store: Store, schedules: Iterable[ScheduleRow], *, now: datetime | None = None
+    store: Store,
+    schedules: Iterable[ScheduleRow],
+    *,
+    run_lock: Path | None = None,
+    now: datetime | None = None,
 ) -> list[ScheduleOverview]:
     """Add the next and last run to each schedule.
+
+    A last session recorded ``running`` whose run is gone (killed, power lost) reads as
+    ``interrupted``, as ``hfdl status`` shows it (nothing is written).
 
     Args:
         store: the state database (for the last sessions).
         schedules: the schedules to describe.
+        run_lock: the run lock file, probed to tell a live run from a dead one.
         now: the time to compute the next run from (default: now).
 
     Returns:
@@ -353,10 +363,18 @@ def overview(
     from hfdl.systemd.calendar import next_elapse, on_calendar
 
     result = []
+    seen: dict[str, SessionRow] | None = None
     for schedule in schedules:
         expression = on_calendar(schedule)
         next_run = next_elapse(expression, now) if schedule.enabled else None
         last_run = store.latest_session_for_schedule(schedule.name)
+        if last_run is not None and last_run.status == "running":
+            if seen is None:
+                from hfdl.store.reader import StateReader
+
+                with StateReader(store.path, run_lock=run_lock) as reader:
+                    seen = reader.latest_sessions_by_schedule()
+            last_run = seen.get(schedule.name, last_run)
         result.append(ScheduleOverview(schedule, expression, next_run, last_run))
     return result
 

@@ -1,7 +1,12 @@
-"""Which catalog models a run takes, and in what order. Pure functions: no I/O, no network."""
+"""Which catalog models a run takes, and in what order. Pure functions: no I/O, no network.
+
+At DEBUG (``hfdl -v run``) every decision is logged with its reason: why each model was
+taken, or why not.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,6 +16,8 @@ from hfdl.hub.cache import is_commit_sha
 from hfdl.store import ModelRow
 
 PRIORITY_RANK = {"high": 0, "medium": 1, "low": 2}
+
+logger = logging.getLogger("hfdl.run")
 
 # How long a completed model stays fresh before a run asks the Hub whether its revision moved.
 CHECK_PERIODS = {
@@ -61,19 +68,37 @@ def select_candidates(
         The candidates, in download order.
     """
     period = CHECK_PERIODS.get(check_frequency, CHECK_PERIODS["daily"])
+    # Checked once: a catalog of 10,000 models must not pay for 10,000 disabled log calls.
+    explain = logger.isEnabledFor(logging.DEBUG)
     chosen: list[Candidate] = []
     for model in models:
         if names is not None:
             if model.name not in names:
                 continue
         elif not model.enabled:
+            if explain:
+                logger.debug("skip %s: disabled in the catalog", model.name)
             continue
         if tags is not None and not tags.intersection(model.tags):
+            if explain:
+                logger.debug(
+                    "skip %s: none of its tags (%s) is %s",
+                    model.name,
+                    ", ".join(model.tags) or "no tags",
+                    " or ".join(sorted(tags)),
+                )
             continue
         row = rows.get(model.name)
-        reason = _reason(model, row, period=period, now=now, force_check=force_check)
+        reason, why = _reason(model, row, period=period, now=now, force_check=force_check)
         if reason in (None, "update-check") and model.name in changed:
-            reason = "pending"
+            reason, why = "pending", "its catalog entry changed"
+        if explain:
+            if reason is None:
+                logger.debug("skip %s: %s", model.name, why)
+            else:
+                logger.debug(
+                    "select %s: %s (%s), priority %s", model.name, reason, why, model.priority
+                )
         if reason is not None:
             chosen.append(
                 Candidate(model=model, reason=reason, known_commit=row.commit_sha if row else None)
@@ -94,21 +119,37 @@ def _reason(
     period: timedelta,
     now: datetime,
     force_check: bool,
-) -> str | None:
+) -> tuple[str | None, str]:
+    """Why a model is taken (``new``, ``pending``, ``failed``, ``update-check``) or not
+    (``None``), with the explanation logged at DEBUG."""
     if row is None:
-        return "new"
+        return "new", "not in the state database yet"
     if row.status in ("pending", "downloading"):
-        return "pending"
+        return "pending", f"its status is {row.status}"
     if row.status == "failed":
-        return "failed"
+        return "failed", f"failed {row.attempts} time(s) in a row; last error: {row.last_error}"
     if row.revision != model.revision or row.commit_sha is None:
-        return "pending"
+        return "pending", f"revision {model.revision} is not on disk yet"
     if force_check:
-        return "update-check"
+        return "update-check", "--check asks about every completed model"
     if is_commit_sha(model.revision):
         # A pinned commit never moves: nothing to check.
-        return None
+        return None, f"completed at pinned commit {model.revision[:12]}, which never moves"
     last_checked = row.last_checked_at
-    if last_checked is None or now - last_checked >= period:
-        return "update-check"
-    return None
+    if last_checked is None:
+        return "update-check", "completed, never checked for updates"
+    if now - last_checked >= period:
+        return "update-check", f"completed, last checked {_ago(now - last_checked)} ago"
+    return None, (
+        f"completed and up to date, checked {_ago(now - last_checked)} ago; next check in "
+        f"{_ago(last_checked + period - now)}"
+    )
+
+
+def _ago(delta: timedelta) -> str:
+    """A duration in the largest whole unit that fits: ``3 d``, ``5 h``, ``12 min``, ``8 s``."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit}"
+    return f"{max(seconds, 0)} s"

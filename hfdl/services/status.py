@@ -1,32 +1,51 @@
 """``hfdl status``: one document from systemd (timers, last results) and the DB (sessions).
 
 It degrades instead of failing: without systemd, or without a DB yet, the document says what
-is unavailable and why. It never imports ``huggingface_hub`` (it must answer fast).
+is unavailable and why. It never imports ``huggingface_hub`` (it must answer fast), and never
+writes: a session whose run died (``kill -9``, OOM killer, power loss) is *reported*
+interrupted from the moment its process is gone (:class:`~hfdl.store.reader.StateReader`
+decides at read time); the next run records it so. What never happened reads ``null``: the
+last run of a schedule that never ran, the last trigger of a timer that never fired, the
+result of a service that never started (systemd itself says ``success`` for those).
 """
 
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hfdl.config import Settings
 from hfdl.errors import HfdlError
-from hfdl.systemd.manager import Scope, Systemctl
+from hfdl.store.rows import ScheduleRow, SessionRow, iso_utc
+from hfdl.systemd.manager import Scope, Systemctl, parse_timestamp
 
 RECENT_FAILURES = 5
 
 
-def _disk(settings: Settings, used_by_models: int) -> dict[str, Any]:
-    """Free space on the download filesystem and the catalog's budget."""
-    max_total: int | None = None
-    budget_error: str | None = None
+@dataclass(frozen=True)
+class _CatalogFacts:
+    """What the status needs from ``models.json``; ``names`` is ``None`` when unreadable."""
+
+    names: frozenset[str] | None
+    max_total_size: int | None
+    error: str | None
+
+
+def _catalog_facts(settings: Settings) -> _CatalogFacts:
     try:
         from hfdl.catalog import load_catalog
 
-        max_total = load_catalog(settings.models_file).settings.max_total_size_bytes
+        catalog = load_catalog(settings.models_file)
     except HfdlError as error:
-        budget_error = error.message.splitlines()[0]
+        return _CatalogFacts(None, None, error.message.splitlines()[0])
+    return _CatalogFacts(frozenset(catalog.names()), catalog.settings.max_total_size_bytes, None)
+
+
+def _disk(settings: Settings, used_by_models: int, catalog: _CatalogFacts) -> dict[str, Any]:
+    """Free space on the download filesystem and the catalog's budget."""
+    max_total = catalog.max_total_size
     probe: Path = settings.download_directory
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -38,18 +57,28 @@ def _disk(settings: Settings, used_by_models: int) -> dict[str, Any]:
         "total": usage.total,
         "max_total_size": max_total,
         "budget_left": None if max_total is None else max_total - used_by_models,
-        "catalog_error": budget_error,
+        "catalog_error": catalog.error,
     }
 
 
-def _database(settings: Settings) -> tuple[dict[str, Any], list[str]]:
+def _schedule_document(schedule: ScheduleRow, last: SessionRow | None) -> dict[str, Any]:
+    """A schedule's row plus its last run (the same keys as ``hfdl schedule list --json``)."""
+    return schedule.to_dict() | {
+        "last_run": iso_utc(last.started_at) if last else None,
+        "last_result": last.status if last else None,
+        "last_session_id": last.id if last else None,
+    }
+
+
+def _database(settings: Settings, catalog: _CatalogFacts) -> tuple[dict[str, Any], list[str]]:
     """The DB part of the status, and the schedule names it knows."""
     if not settings.db_path.exists():
         return {"available": False, "reason": f"no database yet at {settings.db_path}"}, []
+    from hfdl.services.lock import LOCK_FILE_NAME
     from hfdl.store.reader import StateReader
 
     try:
-        reader = StateReader(settings.db_path)
+        reader = StateReader(settings.db_path, run_lock=settings.state_directory / LOCK_FILE_NAME)
     except HfdlError as error:
         return {"available": False, "reason": error.message}, []
     try:
@@ -62,21 +91,45 @@ def _database(settings: Settings) -> tuple[dict[str, Any], list[str]]:
             ]
         latest = reader.latest_session()
         schedules = reader.list_schedules()
+        last_runs = reader.latest_sessions_by_schedule()
+        failures = reader.current_failures(RECENT_FAILURES, catalog.names)
         document = {
             "available": True,
             "path": str(settings.db_path),
             "running_session": running_doc,
             "last_session": latest.to_dict() if latest is not None else None,
+            "interrupted_sessions": sorted(reader.interrupted_session_ids()),
             "models_by_status": reader.count_models_by_status(),
-            "recent_failures": [
-                attempt.to_dict() for attempt in reader.recent_failures(RECENT_FAILURES)
-            ],
+            "recent_failures": [attempt.to_dict() for attempt in failures],
             "bytes_on_disk": reader.bytes_on_disk(),
-            "schedules": [schedule.to_dict() for schedule in schedules],
+            "schedules": [
+                _schedule_document(schedule, last_runs.get(schedule.name)) for schedule in schedules
+            ],
         }
         return document, [schedule.name for schedule in schedules]
     finally:
         reader.close()
+
+
+def _mark_never_started(systemctl: Systemctl, timers: list[dict[str, Any]]) -> None:
+    """Add ``service_last_start``; blank the result of a service that never started.
+
+    systemd reports ``Result=success`` and ``ExecMainStatus=0`` for a service it has never
+    started (in this boot); ``ExecMainStartTimestampMonotonic=0`` tells them apart.
+    """
+    services = [timer["service"] for timer in timers]
+    shown = systemctl.show_units(
+        services, ["Id", "ExecMainStartTimestamp", "ExecMainStartTimestampMonotonic"]
+    )
+    by_unit = {properties.get("Id"): properties for properties in shown}
+    for timer in timers:
+        properties = by_unit.get(timer["service"], {})
+        started = properties.get("ExecMainStartTimestampMonotonic", "0") not in ("", "0")
+        last_start = parse_timestamp(properties.get("ExecMainStartTimestamp"))
+        timer["service_last_start"] = iso_utc(last_start) if started else None
+        if not started:
+            timer["service_result"] = None
+            timer["service_exit_status"] = None
 
 
 def _systemd(scope: Scope, schedule_names: list[str]) -> dict[str, Any]:
@@ -86,11 +139,14 @@ def _systemd(scope: Scope, schedule_names: list[str]) -> dict[str, Any]:
         return {"available": False, "scope": scope.name, "reason": reason}
     from hfdl.services.lifecycle import timer_states
 
+    timers = [state.to_dict() for state in timer_states(scope, schedule_names)]
+    if timers:
+        _mark_never_started(systemctl, timers)
     return {
         "available": True,
         "scope": scope.name,
         "unit_dir": str(scope.unit_dir),
-        "timers": [state.to_dict() for state in timer_states(scope, schedule_names)],
+        "timers": timers,
     }
 
 
@@ -103,11 +159,12 @@ def collect_status(settings: Settings, scope: Scope) -> dict[str, Any]:
 
     Returns:
         ``{"systemd": {...}, "database": {...}, "disk": {...}}``; each part has ``available``
-        and, when false, a ``reason``.
+        and, when false, a ``reason``. docs/models.md describes every field.
     """
-    database, schedule_names = _database(settings)
+    catalog = _catalog_facts(settings)
+    database, schedule_names = _database(settings, catalog)
     return {
         "systemd": _systemd(scope, schedule_names),
         "database": database,
-        "disk": _disk(settings, int(database.get("bytes_on_disk", 0) or 0)),
+        "disk": _disk(settings, int(database.get("bytes_on_disk", 0) or 0), catalog),
     }

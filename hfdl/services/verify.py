@@ -17,21 +17,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from hfdl.errors import Cancelled, HfdlError, ModelNotFound
+from hfdl.errors import Cancelled, HfdlError, ModelNotFound, UnsafePath
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.hashing import hash_file, hasher_for
 from hfdl.services.lock import RunLock
 from hfdl.services.model_views import is_linked
+from hfdl.services.verify_repair import Repairer
 from hfdl.services.verify_report import (
     CORRUPT,
     MISSING,
     NEEDS_FETCH,
     NOT_LINKED,
+    UNSAFE,
     WRONG_SIZE,
     FileCheck,
     LogVerifyObserver,
@@ -83,8 +84,15 @@ def file_digest(path: str, size: int, is_lfs: bool) -> str:
 
 
 def blob_problem(repo_cache: RepoCache, record: FileRecord) -> str | None:
-    """Check a recorded file's blob: ``missing``, ``wrong-size``, ``corrupt`` or ``None``."""
-    blob = repo_cache.blob_path(record.blob_name)
+    """Check a recorded file's blob: ``missing``, ``wrong-size``, ``corrupt`` or ``None``.
+
+    ``unsafe-path`` when the record's blob name is not a path inside the model's ``blobs/``
+    (:meth:`RepoCache.contained`): then nothing is read.
+    """
+    try:
+        blob = repo_cache.blob_path(record.blob_name)
+    except UnsafePath:
+        return UNSAFE
     try:
         size = blob.stat().st_size
     except OSError:
@@ -101,9 +109,15 @@ def blob_problem(repo_cache: RepoCache, record: FileRecord) -> str | None:
 def inspect_file(repo_cache: RepoCache, record: FileRecord) -> str | None:
     """Check one recorded file in the cache; return its problem, or ``None`` when good."""
     problem = blob_problem(repo_cache, record)
-    if problem is None and not is_linked(repo_cache, record):
-        return NOT_LINKED
-    return problem
+    return _link_problem(repo_cache, record) if problem is None else problem
+
+
+def _link_problem(repo_cache: RepoCache, record: FileRecord) -> str | None:
+    """``not-linked``, ``unsafe-path`` or ``None`` for a recorded file's snapshot entry."""
+    try:
+        return None if is_linked(repo_cache, record) else NOT_LINKED
+    except UnsafePath:
+        return UNSAFE
 
 
 def _rows_to_verify(store: Store, names: Iterable[str] | None) -> list[ModelRow]:
@@ -124,69 +138,6 @@ def _rows_to_verify(store: Store, names: Iterable[str] | None) -> list[ModelRow]
             hint="'hfdl models list' shows the catalog's models",
         )
     return rows
-
-
-class _Repairer:
-    """Fetches bad blobs again through the Hub client (created on first need)."""
-
-    def __init__(
-        self, settings: Settings, client: HubClient | None, policy: RetryPolicy | None
-    ) -> None:
-        self.settings = settings
-        self._client = client
-        self._policy = policy
-
-    def _tools(self) -> tuple[HubClient, RetryPolicy]:
-        # Imported only when something must be fetched: checking alone stays offline.
-        from hfdl.hub.client import HubClient
-        from hfdl.services.retry import RetryPolicy
-
-        if self._client is None:
-            from hfdl.token import read_token
-
-            self._client = HubClient(
-                self.settings.endpoint,
-                read_token(),
-                request_timeout=float(self.settings.stall_timeout_seconds),
-            )
-        if self._policy is None:
-            self._policy = RetryPolicy(max_retries=self.settings.max_retries)
-        return self._client, self._policy
-
-    def fetch(self, repo_cache: RepoCache, commit_sha: str, record: FileRecord) -> int:
-        """Delete the bad blob, fetch and verify it again; return the bytes transferred."""
-        from hfdl.hub.client import RemoteFile
-        from hfdl.hub.transfer import fetch_blob
-        from hfdl.services.retry import call_with_retries
-
-        client, policy = self._tools()
-        remote_file = RemoteFile(
-            path=record.path,
-            size=record.size,
-            blob_id="" if record.is_lfs else record.etag,
-            sha256=record.etag if record.is_lfs else None,
-        )
-        # fetch_blob keeps a blob of the right size as it is, so the bad one must go first.
-        repo_cache.blob_path(record.blob_name).unlink(missing_ok=True)
-
-        def progress(_nbytes: int) -> None:
-            policy.check_stop()
-
-        def attempt() -> int:
-            result = fetch_blob(
-                url=client.file_url(repo_cache.repo_id, commit_sha, record.path),
-                headers=client.headers(),
-                repo_cache=repo_cache,
-                remote_file=remote_file,
-                repo_id=repo_cache.repo_id,
-                commit_sha=commit_sha,
-                progress=progress,
-                stall_timeout=float(self.settings.stall_timeout_seconds),
-                deadline=time.monotonic() + self.settings.timeout_seconds,
-            )
-            return result.transferred
-
-        return call_with_retries(attempt, policy)
 
 
 def verify_models(
@@ -233,7 +184,7 @@ def verify_models(
     """
     observer = observer or NullVerifyObserver()
     rows = _rows_to_verify(store, names)
-    repairer = _Repairer(settings, client, policy) if repair else None
+    repairer = Repairer(settings, client, policy) if repair else None
     checks = []
     for row in rows:
         if policy is not None:
@@ -248,7 +199,7 @@ def _verify_model(
     settings: Settings,
     store: Store,
     row: ModelRow,
-    repairer: _Repairer | None,
+    repairer: Repairer | None,
     observer: VerifyObserver,
 ) -> ModelCheck:
     """Verify (and with a repairer, repair) one model's files; record what is good."""
@@ -266,13 +217,17 @@ def _verify_model(
     found: list[tuple[FileRecord, str | None]] = []
     hashed = 0
     for record in records:
+        if _link_problem(repo_cache, record) == UNSAFE:
+            # Its snapshot entry would leave the cache: neither hashed, fetched nor linked.
+            found.append((record, UNSAFE))
+            continue
         key = (record.blob_name, record.size, record.etag, record.is_lfs)
         if key not in blob_problems:
             blob_problems[key] = blob_problem(repo_cache, record)
-            hashed += record.size if blob_problems[key] not in (MISSING, WRONG_SIZE) else 0
+            hashed += record.size if blob_problems[key] in (None, CORRUPT) else 0
         problem = blob_problems[key]
-        if problem is None and not is_linked(repo_cache, record):
-            problem = NOT_LINKED
+        if problem is None:
+            problem = _link_problem(repo_cache, record)
         found.append((record, problem))
     checks: list[FileCheck] = []
     fetched = 0
@@ -299,7 +254,7 @@ def _verify_model(
 
 def _repair(
     store: Store,
-    repairer: _Repairer,
+    repairer: Repairer,
     repo_cache: RepoCache,
     check: FileCheck,
     record: FileRecord,
@@ -313,6 +268,10 @@ def _repair(
     Raises:
         Cancelled: the run was asked to stop.
     """
+    if check.problem == UNSAFE:
+        # A record hfdl cannot trust to name a path in the cache: touch nothing for it.
+        unsafe = "not repaired: its path is not inside the model's cache folder"
+        return dataclasses.replace(check, error=unsafe), 0
     transferred = 0
     try:
         if check.problem in NEEDS_FETCH and record.etag not in fetch_errors:

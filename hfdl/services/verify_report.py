@@ -19,6 +19,9 @@ MISSING = "missing"  # no blob in the cache
 WRONG_SIZE = "wrong-size"  # a blob of another size than recorded
 CORRUPT = "corrupt"  # the right size, the wrong content (hash mismatch)
 NOT_LINKED = "not-linked"  # the blob is good; the snapshot entry is missing or points elsewhere
+# The record names a path outside the model's cache folder (a bad record, or a symlink in the
+# cache pointing elsewhere): never read, fetched, linked or deleted; repair leaves it as it is.
+UNSAFE = "unsafe-path"
 # Problems that need the content fetched again (NOT_LINKED only needs a new link).
 NEEDS_FETCH = (MISSING, WRONG_SIZE, CORRUPT)
 
@@ -27,8 +30,9 @@ NEEDS_FETCH = (MISSING, WRONG_SIZE, CORRUPT)
 class FileCheck:
     """One recorded file's verification.
 
-    ``problem`` is ``None`` for a good file, else ``missing``, ``wrong-size``, ``corrupt``
-    or ``not-linked``; ``repaired`` says it was fixed; ``error`` why a repair failed.
+    ``problem`` is ``None`` for a good file, else ``missing``, ``wrong-size``, ``corrupt``,
+    ``not-linked`` or ``unsafe-path``; ``repaired`` says it was fixed; ``error`` why a
+    repair failed.
     """
 
     path: str

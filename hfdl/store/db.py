@@ -7,7 +7,13 @@ Concurrency: one engine per process with SQLAlchemy's default pool for file data
 (``QueuePool``; connections are handed between threads, never used by two at once). WAL
 journal mode lets readers (``hfdl status``) run while a download writes. Writes take a
 process-wide lock and start with ``BEGIN IMMEDIATE``, so two writer threads never deadlock on
-a read-to-write lock upgrade; other processes wait up to ``busy_timeout`` (5 s).
+a read-to-write lock upgrade; other processes wait up to ``busy_timeout``.
+
+Another process holding the write lock (an ``hfdl run``, ``models add``, or a ``sqlite3``
+shell in a transaction) is a temporary condition, not damage: every connection waits for it up
+to :data:`BUSY_TIMEOUT_MS` (60 s, or ``$HFDL_DB_BUSY_TIMEOUT`` seconds), so a run survives a
+lock held for a while, and past that raises :class:`~hfdl.errors.DatabaseBusy` (exit 75, "try
+again"), never ``StoreError`` (exit 73, whose hint says to move a damaged file aside).
 """
 
 from __future__ import annotations
@@ -15,7 +21,8 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import urllib.parse
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
@@ -23,13 +30,38 @@ from typing import Any, Self
 from sqlalchemy import create_engine, event, exc, func, select
 from sqlalchemy.engine import URL, Connection, Engine
 
-from hfdl.errors import StoreError
+from hfdl.errors import HfdlError, StoreError
 from hfdl.store import migrations as migrations_module
+from hfdl.store.db_errors import store_error
 from hfdl.store.migrations import Migration
-from hfdl.store.reader import store_error
 from hfdl.store.tables import schema_version, utc_now
 
-BUSY_TIMEOUT_MS = 5000
+# How long a statement waits for another process's write lock; see busy_timeout_ms().
+BUSY_TIMEOUT_ENV = "HFDL_DB_BUSY_TIMEOUT"
+DEFAULT_BUSY_TIMEOUT_SECONDS = 60.0
+
+
+def busy_timeout_ms(environ: Mapping[str, str] = os.environ) -> int:
+    """How long (milliseconds) to wait for another process's lock on the state database.
+
+    Args:
+        environ: where ``HFDL_DB_BUSY_TIMEOUT`` (seconds, ``0`` to 3600) is read; tests set
+            it short. Absent or not a number in range: 60 s.
+
+    Returns:
+        The timeout in milliseconds.
+    """
+    text = environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    try:
+        seconds = float(text) if text else DEFAULT_BUSY_TIMEOUT_SECONDS
+    except ValueError:
+        seconds = DEFAULT_BUSY_TIMEOUT_SECONDS
+    if not 0 <= seconds <= 3600:
+        seconds = DEFAULT_BUSY_TIMEOUT_SECONDS
+    return int(seconds * 1000)
+
+
+BUSY_TIMEOUT_MS = busy_timeout_ms()
 DB_FILE_MODE = 0o600
 STATE_DIR_MODE = 0o700
 
@@ -43,21 +75,30 @@ class Database:
         db_path: the SQLite file. Missing parent directories are created (mode 0700) and a
             missing file is created with mode 0600 before SQLite opens it, so the database
             is never readable by other users, not even for an instant.
+        read_only: open an existing file for reading only (``hfdl run --dry-run``): nothing
+            is created, migrated or written, not even SQLite's ``-wal``/``-shm`` files (see
+            :func:`read_only_uri`); a write raises ``StoreError``.
 
     Raises:
         StoreError: the directory or file cannot be created, the file is not a readable
             SQLite database (corrupt or foreign), WAL mode cannot be enabled, the schema is
             newer than this hfdl knows, or a migration fails. The message names the path.
+            Read-only: the file is missing or its schema is not this hfdl's.
     """
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(self, db_path: Path, *, read_only: bool = False) -> None:
         self.path = Path(db_path)
+        self.read_only = read_only
         self._write_lock = threading.Lock()
-        self._create_file()
+        if not read_only:
+            self._create_file()
         self._engine = self._create_engine()
         try:
-            self._enable_wal()
-            self.schema_version = self._migrate(migrations_module.MIGRATIONS)
+            if read_only:
+                self.schema_version = self._check_schema_version()
+            else:
+                self._enable_wal()
+                self.schema_version = self._migrate(migrations_module.MIGRATIONS)
         except BaseException:
             self._engine.dispose()
             raise
@@ -77,7 +118,16 @@ class Database:
     def _create_engine(self) -> Engine:
         # URL.create takes the file name verbatim; a URL string would misparse '?' or '%'.
         url = URL.create("sqlite+pysqlite", database=str(self.path))
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        if self.read_only:
+            uri = read_only_uri(self.path)
+            engine = create_engine(
+                url,
+                creator=lambda: sqlite3.connect(
+                    uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+                ),
+            )
+        else:
+            engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
 
         @event.listens_for(engine, "connect")
         def _configure_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -113,7 +163,7 @@ class Database:
             finally:
                 raw.close()
         except (exc.SQLAlchemyError, sqlite3.Error) as error:
-            raise store_error(self.path, "open", error) from None
+            raise database_error(self.path, "open", error) from None
         mode = str(row[0]).lower() if row else "unknown"
         if mode != "wal":
             raise StoreError(
@@ -122,9 +172,26 @@ class Database:
                 hint="keep the state database on a local file system",
             )
 
+    def _check_schema_version(self) -> int:
+        """The schema version of a database opened read-only, which cannot be migrated."""
+        latest = migrations_module.LATEST_VERSION
+        with self._read("open") as connection:
+            current = connection.scalar(select(func.max(schema_version.c.version))) or 0
+        if current != latest:
+            raise StoreError(
+                f"the state database {self.path} has schema version {current} and this hfdl"
+                f" reads version {latest}; a read-only look cannot migrate it",
+                hint="run hfdl once without --dry-run to migrate it, or use a matching hfdl",
+            )
+        return int(current)
+
     def _migrate(self, migrations: Sequence[Migration]) -> int:
         """Bring the schema up to date; return the resulting version."""
         latest = max((migration.version for migration in migrations), default=0)
+        if self._current_version() == latest:
+            # Up to date (the usual case): no write lock is needed, so opening the database
+            # never waits for another process that is writing it.
+            return latest
         try:
             with self._write("migrate") as connection:
                 schema_version.create(connection, checkfirst=True)
@@ -149,7 +216,16 @@ class Database:
                     current = migration.version
                 return current
         except exc.SQLAlchemyError as error:
-            raise store_error(self.path, "migrate", error) from None
+            raise database_error(self.path, "migrate", error) from None
+
+    def _current_version(self) -> int | None:
+        """The schema version, read without a write lock; ``None`` when it cannot be read
+        (a new file, or an error the migration's write transaction will report)."""
+        try:
+            with self._engine.connect() as connection:
+                return connection.scalar(select(func.max(schema_version.c.version)))
+        except exc.DBAPIError:
+            return None
 
     # -- transactions --------------------------------------------------------------------
 
@@ -165,7 +241,7 @@ class Database:
         except exc.IntegrityError:
             raise
         except exc.DBAPIError as error:
-            raise store_error(self.path, action, error) from None
+            raise database_error(self.path, action, error) from None
 
     @contextmanager
     def _read(self, action: str = "read") -> Iterator[Connection]:
@@ -202,3 +278,34 @@ class Database:
 
     def __exit__(self, *_exc_info: object) -> None:
         self.close()
+
+
+def read_only_uri(path: Path) -> str:
+    """The ``file:`` URI that reads an existing database without creating any file.
+
+    ``mode=ro`` alone still creates a WAL database's ``-wal`` and ``-shm`` files (and leaves
+    them behind). When both exist, another process has the database open: ``mode=ro`` uses
+    them as they are and sees its latest commits. Otherwise no connection has it open, and
+    ``immutable=1`` reads the main file as it is, creating nothing (a ``-wal`` left alone by a
+    crashed writer is not read: the next real run recovers it).
+    """
+    quoted = urllib.parse.quote(str(path))
+    wal, shm = (Path(f"{path}{suffix}") for suffix in ("-wal", "-shm"))
+    if wal.exists() and shm.exists():
+        return f"file:{quoted}?mode=ro"
+    return f"file:{quoted}?mode=ro&immutable=1"
+
+
+def database_error(path: Path, action: str, error: BaseException) -> HfdlError:
+    """The error to raise for a failed database operation.
+
+    Args:
+        path: the database file.
+        action: the verb for the message ("read", "write", "open", "migrate").
+        error: the underlying exception.
+
+    Returns:
+        :class:`DatabaseBusy` (exit 75, temporary) when another process held the lock past
+        the busy timeout, else the ``StoreError`` of :func:`hfdl.store.db_errors.store_error`.
+    """
+    return store_error(path, action, error, busy_timeout_seconds=BUSY_TIMEOUT_MS / 1000)

@@ -137,8 +137,15 @@ def _initial_schema(connection: Connection) -> None:
     run_statements(connection, _INITIAL_SCHEMA)
 
 
+def _session_process_start(connection: Connection) -> None:
+    # Which process instance ran a session (boot id and start time), so that a report can
+    # tell the run from a later process that reuses its pid. NULL for older sessions.
+    run_statements(connection, "ALTER TABLE sessions ADD COLUMN process_start TEXT")
+
+
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema", _initial_schema),
+    Migration(2, "sessions.process_start", _session_process_start),
 ]
 
 # The schema version a database has once every migration is applied.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, bindparam, select, update
+from sqlalchemy import Column, bindparam, delete, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
@@ -316,6 +316,46 @@ class ModelsMixin(Database):
         )
         with self._read() as connection:
             return [FileRecord(**row._mapping) for row in connection.execute(query)]
+
+    def recorded_blob_names(self, model_name: str) -> set[str]:
+        """The names of every blob recorded for a model, at any commit (may be empty).
+
+        Cleanup deletes a blob nothing links any more only when hfdl recorded it here.
+        """
+        query = select(files.c.blob_name).where(files.c.model_name == model_name).distinct()
+        with self._read() as connection:
+            return {str(name) for name in connection.scalars(query)}
+
+    def forget_files(self, model_name: str, commit_sha: str, paths: Collection[str]) -> int:
+        """Delete the records of these files of a model's commit; return how many went.
+
+        Cleanup calls this when it unlinks snapshot entries the model's patterns no longer
+        select, so that ``verify`` and ``models show`` stop expecting them.
+        """
+        if not paths:
+            return 0
+        statement = delete(files).where(
+            files.c.model_name == model_name,
+            files.c.commit_sha == commit_sha,
+            files.c.path.in_(sorted(paths)),
+        )
+        with self._write() as connection:
+            return int(connection.execute(statement).rowcount)
+
+    def set_bytes_on_disk(self, model_name: str, bytes_on_disk: int) -> None:
+        """Record what a model's cache folder holds now (after cleanup removed some of it).
+
+        Raises:
+            ModelNotFound: the database has no such model.
+        """
+        statement = (
+            update(models)
+            .where(models.c.name == model_name)
+            .values(bytes_on_disk=bytes_on_disk, updated_at=utc_now())
+        )
+        with self._write() as connection:
+            if connection.execute(statement).rowcount == 0:
+                raise _model_not_found(model_name)
 
 
 def _catalog_columns() -> list[Column[Any]]:

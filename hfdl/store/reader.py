@@ -11,20 +11,29 @@ its queries run in one read transaction, which WAL lets a running download write
 database whose schema is older than this hfdl is migrated first by opening a ``Store`` (the
 only case that imports SQLAlchemy); a newer or foreign one raises the same ``StoreError`` as
 ``Store`` would.
+
+A session stays recorded ``running`` when its process dies without finishing it (``kill -9``,
+OOM killer, power loss) until the next run recovers it. The reader does not wait for that: it
+decides at read time whether the run of each such session on this host is still alive (see
+:meth:`StateReader.interrupted_session_ids`) and reports a dead one as the next run will
+record it: the session and its running attempts ``interrupted``, its models ``pending``
+instead of ``downloading``. It writes nothing; the next run (``recover_interrupted``) does.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import socket
 import sqlite3
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from hfdl.errors import StoreError
+from hfdl.store.db_errors import store_error
+from hfdl.store.liveness import process_gone, run_lock_held
 from hfdl.store.migrations import LATEST_VERSION
 from hfdl.store.rows import (
     MODEL_STATUSES,
@@ -36,22 +45,8 @@ from hfdl.store.rows import (
 )
 
 BUSY_TIMEOUT_SECONDS = 5.0
-
-
-def store_error(path: Path, action: str, error: BaseException) -> StoreError:
-    """The ``StoreError`` for a database failure: what could not be done, to which file, why.
-
-    Args:
-        path: the database file.
-        action: the verb for the message ("read", "open", "migrate", ...).
-        error: the underlying exception (SQLAlchemy's wrapper or the ``sqlite3`` error).
-    """
-    original = getattr(error, "orig", None) or error
-    return StoreError(
-        f"cannot {action} the state database {path}: {original}",
-        hint="check that the file is an hfdl database, readable and writable by this user,"
-        " and that its disk is not full; move a damaged file aside to start afresh",
-    )
+# Every model whose status is "downloading" (see StateReader._pending_again).
+_ALL_DOWNLOADING = None
 
 
 def _converter(annotation: str) -> Callable[[Any], Any] | None:
@@ -75,7 +70,8 @@ class _RecordReader:
     def __init__(self, record: type[Any], table: str) -> None:
         fields = dataclasses.fields(record)
         self.record = record
-        self.select = f"SELECT {', '.join(field.name for field in fields)} FROM {table}"
+        self.columns = ", ".join(f"{table}.{field.name}" for field in fields)
+        self.select = f"SELECT {self.columns} FROM {table}"
         self._converters = [_converter(str(field.type)) for field in fields]
 
     def build(self, row: tuple[Any, ...]) -> Any:
@@ -94,17 +90,30 @@ _SCHEDULES = _RecordReader(ScheduleRow, "schedules")
 class StateReader:
     """A read-only view of the state database (one snapshot), without SQLAlchemy.
 
+    Sessions recorded ``running`` whose run is gone read as ``interrupted`` (see the module).
+
     Args:
         db_path: an existing state database file; it is never created.
+        run_lock: the run lock file (``<state_directory>/run.lock``), probed to tell whether a
+            run is working; ``None``: decide from the recorded process alone.
+        host: this machine's name (default ``socket.gethostname()``); sessions of other hosts
+            cannot be checked from here and are taken as recorded.
 
     Raises:
         StoreError: the file cannot be opened or is not an hfdl database, or its schema is
             newer than this hfdl knows. An older schema is migrated first (see the module).
     """
 
-    def __init__(self, db_path: Path) -> None:
+    def __init__(
+        self, db_path: Path, *, run_lock: Path | None = None, host: str | None = None
+    ) -> None:
         self.path = Path(db_path)
         self._connection: sqlite3.Connection | None = None
+        self._run_lock = run_lock
+        self._host = host or socket.gethostname()
+        # Probed before the snapshot starts and again after (see interrupted_session_ids).
+        self._lock_before = None if run_lock is None else run_lock_held(run_lock)
+        self._interrupted: frozenset[int] | None = None
         try:
             with self._translate_errors("open"):
                 version = self._schema_version()
@@ -140,7 +149,9 @@ class StateReader:
         try:
             yield
         except sqlite3.Error as error:
-            raise store_error(self.path, action, error) from None
+            raise store_error(
+                self.path, action, error, busy_timeout_seconds=BUSY_TIMEOUT_SECONDS
+            ) from None
 
     def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         if self._connection is None:
@@ -148,42 +159,172 @@ class StateReader:
         with self._translate_errors("read"):
             return self._connection.execute(sql, parameters).fetchall()
 
+    # -- liveness of recorded runs ----------------------------------------------------------
+
+    def interrupted_session_ids(self) -> frozenset[int]:
+        """Sessions recorded ``running`` whose run has ended without finishing them.
+
+        Only sessions of this host are checked. One is gone when its process has certainly
+        ended (:func:`process_gone`: no such pid, a zombie, or the pid reused by a later
+        process), or when the run lock was free both before and after the snapshot was taken.
+        Both probes, because one alone can misread a run at its edges: a run that finished
+        its session just after the snapshot frees the lock before a later probe, and one
+        that started just before the snapshot took the lock after an earlier probe.
+        """
+        if self._interrupted is None:
+            running = self._rows(
+                "SELECT id, host, pid, process_start FROM sessions WHERE status = 'running'"
+            )
+            lock_free = (
+                bool(running)
+                and self._run_lock is not None
+                and self._lock_before is False
+                and run_lock_held(self._run_lock) is False
+            )
+            self._interrupted = frozenset(
+                session_id
+                for session_id, host, pid, started in running
+                if host == self._host and (lock_free or process_gone(pid, started))
+            )
+        return self._interrupted
+
+    def _as_seen(self, session: SessionRow) -> SessionRow:
+        """The session as the next run will record it: ``interrupted`` if its run is gone."""
+        if session.status != "running" or session.id not in self.interrupted_session_ids():
+            return session
+        # The totals recovery computes: each model counts by its last attempt in the session.
+        attempts = self.attempts_for_session(session.id)
+        finals = list({attempt.model_name: attempt.status for attempt in attempts}.values())
+        error = f"the run (pid {session.pid} on {session.host}) ended without finishing its session"
+        return dataclasses.replace(
+            session,
+            status="interrupted",
+            models_total=len(finals),
+            models_completed=finals.count("completed"),
+            models_failed=finals.count("failed"),
+            models_skipped=finals.count("skipped"),
+            bytes_downloaded=sum(attempt.bytes_downloaded for attempt in attempts),
+            error=session.error or error,
+        )
+
+    def _pending_again(self) -> frozenset[str] | None:
+        """Models recorded ``downloading`` that the next run will put back to ``pending``.
+
+        As ``recover_interrupted`` does: the models of the gone sessions' running attempts,
+        or every ``downloading`` model (``None``) when no live run remains.
+        """
+        live = self._rows("SELECT id FROM sessions WHERE status = 'running'")
+        interrupted = self.interrupted_session_ids()
+        if all(session_id in interrupted for (session_id,) in live):
+            return _ALL_DOWNLOADING
+        placeholders = ", ".join("?" * len(interrupted))
+        rows = self._rows(
+            "SELECT DISTINCT model_name FROM attempts WHERE status = 'running'"
+            f" AND session_id IN ({placeholders})",
+            tuple(interrupted),
+        )
+        return frozenset(name for (name,) in rows)
+
+    def _model_status(self, name: str, status: str, pending_again: frozenset[str] | None) -> str:
+        if status == "downloading" and (pending_again is None or name in pending_again):
+            return "pending"
+        return status
+
     # -- sessions and attempts ---------------------------------------------------------------
 
     def running_session(self) -> SessionRow | None:
-        """Return the most recently started ``running`` session, or ``None``."""
-        rows = self._rows(f"{_SESSIONS.select} WHERE status = 'running' ORDER BY id DESC LIMIT 1")
-        return _SESSIONS.build(rows[0]) if rows else None
+        """Return the most recently started session whose run is still working, or ``None``."""
+        rows = self._rows(f"{_SESSIONS.select} WHERE status = 'running' ORDER BY id DESC")
+        interrupted = self.interrupted_session_ids()
+        for row in rows:
+            session: SessionRow = _SESSIONS.build(row)
+            if session.id not in interrupted:
+                return session
+        return None
 
     def latest_session(self) -> SessionRow | None:
         """Return the most recently started session, whatever its status, or ``None``."""
         rows = self._rows(f"{_SESSIONS.select} ORDER BY id DESC LIMIT 1")
-        return _SESSIONS.build(rows[0]) if rows else None
+        return self._as_seen(_SESSIONS.build(rows[0])) if rows else None
+
+    def latest_sessions_by_schedule(self) -> dict[str, SessionRow]:
+        """The most recently started session of each schedule name that ever started one."""
+        rows = self._rows(
+            f"{_SESSIONS.select} WHERE id IN (SELECT max(id) FROM sessions"
+            " WHERE schedule_name IS NOT NULL GROUP BY schedule_name)"
+        )
+        sessions = (self._as_seen(_SESSIONS.build(row)) for row in rows)
+        return {session.schedule_name or "": session for session in sessions}
 
     def attempts_for_session(self, session_id: int) -> list[AttemptRow]:
-        """Return a session's attempts in the order they started."""
-        rows = self._rows(f"{_ATTEMPTS.select} WHERE session_id = ? ORDER BY id", (session_id,))
-        return [_ATTEMPTS.build(row) for row in rows]
+        """Return a session's attempts in the order they started.
 
-    def recent_failures(self, limit: int = 20) -> list[AttemptRow]:
-        """Return the ``limit`` most recent failed attempts (any model), newest first."""
+        The running attempts of a session whose run is gone read as ``interrupted``.
+        """
+        rows = self._rows(f"{_ATTEMPTS.select} WHERE session_id = ? ORDER BY id", (session_id,))
+        attempts: list[AttemptRow] = [_ATTEMPTS.build(row) for row in rows]
+        if session_id not in self.interrupted_session_ids():
+            return attempts
+        return [
+            dataclasses.replace(attempt, status="interrupted")
+            if attempt.status == "running"
+            else attempt
+            for attempt in attempts
+        ]
+
+    def current_failures(
+        self, limit: int = 20, catalog_names: Collection[str] | None = None
+    ) -> list[AttemptRow]:
+        """The latest failed attempt of each model that is failed now, newest first.
+
+        A model counts while its status is ``failed`` (a later success, or a reset to
+        pending, ends that) and it is in the catalog (not removed; and in ``catalog_names``
+        when given, which catches a ``models.json`` edited since the last run).
+
+        Args:
+            limit: at most this many attempts.
+            catalog_names: the names in the catalog as it is now, if known.
+        """
         rows = self._rows(
-            f"{_ATTEMPTS.select} WHERE status = 'failed' ORDER BY id DESC LIMIT ?", (limit,)
+            f"SELECT {_ATTEMPTS.columns} FROM attempts JOIN models"
+            " ON models.name = attempts.model_name"
+            " WHERE models.status = 'failed' AND models.removed = 0 AND attempts.id ="
+            " (SELECT max(latest.id) FROM attempts AS latest"
+            "  WHERE latest.model_name = models.name AND latest.status = 'failed')"
+            " ORDER BY attempts.id DESC"
         )
-        return [_ATTEMPTS.build(row) for row in rows]
+        failures = (_ATTEMPTS.build(row) for row in rows)
+        kept = [
+            attempt
+            for attempt in failures
+            if catalog_names is None or attempt.model_name in catalog_names
+        ]
+        return kept[:limit]
 
     # -- models ------------------------------------------------------------------------------
 
     def count_models_by_status(self) -> dict[str, int]:
-        """Count the catalog's models (not removed ones) by status.
+        """Count the catalog's models (not removed ones) by status, as the next run sees them.
 
         Returns:
             ``{"pending": n, "downloading": n, "completed": n, "failed": n}``, every status
-            present, zero when no model has it.
+            present, zero when no model has it. A model whose run is gone counts as pending.
         """
         counts = dict.fromkeys(MODEL_STATUSES, 0)
         sql = "SELECT status, count(*) FROM models WHERE removed = 0 GROUP BY status"
         counts.update(dict(self._rows(sql)))
+        if counts["downloading"]:
+            pending_again = self._pending_again()
+            downloading = self._rows(
+                "SELECT name FROM models WHERE removed = 0 AND status = 'downloading'"
+            )
+            moved = sum(
+                1
+                for (name,) in downloading
+                if self._model_status(name, "downloading", pending_again) == "pending"
+            )
+            counts["downloading"] -= moved
+            counts["pending"] += moved
         return counts
 
     def bytes_on_disk(self) -> int:
@@ -196,12 +337,14 @@ class StateReader:
         """Every model's download state, keyed by name (removed models included).
 
         ``hfdl models list`` merges the catalog with these and must answer within a second for
-        10,000 models, so only the state columns are read, not whole model rows.
+        10,000 models, so only the state columns are read, not whole model rows. A model
+        recorded ``downloading`` by a run that is gone reads as ``pending``.
         """
         columns = ", ".join(ModelState._fields)
+        pending_again = self._pending_again()
         return {
             name: ModelState(
-                status,
+                self._model_status(name, status, pending_again),
                 commit_sha,
                 bytes_on_disk,
                 stored_timestamp(last_success_at),

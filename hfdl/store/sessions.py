@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Sequence
 from datetime import datetime
@@ -12,6 +11,7 @@ from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from hfdl.store.db import Database
+from hfdl.store.liveness import process_gone, process_start
 from hfdl.store.models import require_model
 from hfdl.store.rows import (
     ATTEMPT_STATUSES,
@@ -27,24 +27,6 @@ _ATTEMPT_ROW_COLUMNS = [attempts.c[field] for field in AttemptRow.__dataclass_fi
 
 _FINISHED_SESSION_STATUSES = tuple(status for status in SESSION_STATUSES if status != "running")
 _FINISHED_ATTEMPT_STATUSES = tuple(status for status in ATTEMPT_STATUSES if status != "running")
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this id exists on this machine.
-
-    A reused pid reads as alive; that errs on the safe side (a session is left running
-    rather than wrongly marked interrupted) and ``recover_interrupted(all_running=True)``,
-    called under the run lock, settles it.
-    """
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)  # signal 0: existence and permission check only
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # exists, owned by another user
-    return True
 
 
 def _check_choice(kind: str, value: str, choices: Sequence[str]) -> None:
@@ -69,7 +51,9 @@ class SessionsMixin(Database):
             trigger: ``manual`` or ``timer``.
             schedule_name: the schedule whose timer started the run, if any.
             host: this machine's host name.
-            pid: the running process's id (used by :meth:`recover_interrupted`).
+            pid: the running process's id (used by :meth:`recover_interrupted`). Its start
+                time is recorded too (``process_start``), so that a later process reusing
+                the pid is not taken for the run.
             invocation_id: systemd's ``INVOCATION_ID`` of the service run, if any.
 
         Returns:
@@ -92,6 +76,7 @@ class SessionsMixin(Database):
             "host": host,
             "pid": pid,
             "invocation_id": invocation_id,
+            "process_start": process_start(pid),
         }
         with self._write() as connection:
             insert = sessions.insert().values(values).returning(sessions.c.id)
@@ -249,8 +234,9 @@ class SessionsMixin(Database):
             all_running: recover every running session, whatever its host and pid. Only
                 correct while holding the run lock, which proves no run is in progress.
             host: this machine's name (default ``socket.gethostname()``). Without
-                ``all_running``, only sessions of this host whose pid is gone are recovered:
-                another host's pids cannot be checked from here.
+                ``all_running``, only sessions of this host whose process is gone (no such
+                pid, a zombie, or the pid reused by a later process) are recovered: another
+                host's pids cannot be checked from here.
 
         Returns:
             The ids of the recovered sessions, oldest first.
@@ -259,16 +245,16 @@ class SessionsMixin(Database):
         now = utc_now()
         with self._write() as connection:
             running = connection.execute(
-                select(sessions.c.id, sessions.c.host, sessions.c.pid)
+                select(sessions.c.id, sessions.c.host, sessions.c.pid, sessions.c.process_start)
                 .where(sessions.c.status == "running")
                 .order_by(sessions.c.id)
             ).all()
             recovered = [
                 session_id
-                for session_id, session_host, pid in running
-                if all_running or (session_host == host and not pid_alive(pid))
+                for session_id, session_host, pid, started in running
+                if all_running or (session_host == host and process_gone(pid, started))
             ]
-            for session_id, session_host, pid in running:
+            for session_id, session_host, pid, _started in running:
                 if session_id in recovered:
                     error = (
                         f"the run (pid {pid} on {session_host}) ended without finishing its session"

@@ -151,6 +151,8 @@ sessions = Table(
     Column("pid", Integer, nullable=False),
     Column("invocation_id", Text),
     Column("error", Text),
+    # "<boot id>/<start time in clock ticks>" of the run's process (hfdl.store.reader).
+    Column("process_start", Text),
 )
 
 attempts = Table(

@@ -1,4 +1,5 @@
-"""Calendar expressions of schedules, and when systemd will next fire them.
+"""Calendar expressions of schedules, when systemd will next fire them, and the other
+durations written into the units (lock wait, restart rate limit).
 
 :func:`on_calendar` turns a schedule into the ``OnCalendar=`` expression of its timer.
 :func:`next_elapse` asks ``systemd-analyze calendar`` when an expression next elapses, so
@@ -12,10 +13,13 @@ import os
 import re
 import subprocess
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from hfdl.errors import SystemdError, UnsafeUnitValue
 from hfdl.store.rows import WEEKDAYS
+
+if TYPE_CHECKING:
+    from hfdl.config import Settings
 
 SYSTEMD_ANALYZE = "systemd-analyze"
 # systemd-analyze answers in milliseconds; this only bounds a hung or broken binary.
@@ -159,3 +163,40 @@ def parse_calendar_output(text: str) -> list[datetime]:
         else:
             elapses.append(moment)
     return elapses
+
+
+# The start rate limit window must stay shorter than the shortest schedule period (a day):
+# restarts counted in it would otherwise refuse the next calendar run.
+_MAX_START_LIMIT_INTERVAL_SECONDS = 23 * 3600
+
+
+def lock_wait_seconds(settings: Settings) -> int:
+    """How long a scheduled run waits for the run lock (``run --wait-timeout``).
+
+    Half of ``TimeoutStartSec=``: a run that gets the lock late keeps at least half of the
+    time systemd gives it for its own downloads.
+
+    Args:
+        settings: the effective settings (``service.timeout_start_seconds``).
+
+    Returns:
+        Whole seconds, at least 1.
+    """
+    return max(1, int(settings.service.timeout_start_seconds) // 2)
+
+
+def start_limit_interval_seconds(settings: Settings) -> int:
+    """The unit's ``StartLimitIntervalSec=``: long enough to hold one series of restarts.
+
+    Twice the restarts' own delays (each failing run also takes some time), capped below a
+    day so that restarts counted in it never refuse the next calendar run.
+
+    Args:
+        settings: the effective settings (``service.retry_attempts``, ``retry_delay_seconds``).
+
+    Returns:
+        Whole seconds.
+    """
+    service = settings.service
+    series = 2 * (int(service.retry_attempts) + 1) * int(service.retry_delay_seconds)
+    return min(series, _MAX_START_LIMIT_INTERVAL_SECONDS)

@@ -165,6 +165,28 @@ class Systemctl:
             values[key] = value
         return values
 
+    def show_units(self, units: Sequence[str], properties: Sequence[str]) -> list[dict[str, str]]:
+        """Properties of several units in one ``systemctl show`` call, one dict per unit.
+
+        Unset properties are left out, so ask for ``Id`` to tell the units apart.
+        """
+        if not units:
+            return []
+        result = self._run(
+            ["show", "--timestamp=unix", *units, f"--property={','.join(properties)}"],
+            check=False,
+        )
+        blocks: list[dict[str, str]] = []
+        for block in result.stdout.split("\n\n"):  # one block per unit, blank-line separated
+            values: dict[str, str] = {}
+            for line in block.splitlines():
+                key, _, value = line.partition("=")
+                if key:
+                    values[key] = value
+            if values:
+                blocks.append(values)
+        return blocks
+
     def is_enabled(self, unit: str) -> bool:
         """Whether the unit is enabled."""
         result = self._run(["is-enabled", unit], check=False)
@@ -188,9 +210,11 @@ def parse_timestamp(value: str | None) -> datetime | None:
     parts = value.split()
     if len(parts) >= 3 and parts[-1] == "UTC":
         try:
-            return datetime.strptime(f"{parts[-3]} {parts[-2]}", "%Y-%m-%d %H:%M:%S").replace(
+            moment = datetime.strptime(f"{parts[-3]} {parts[-2]}", "%Y-%m-%d %H:%M:%S").replace(
                 tzinfo=UTC
             )
         except ValueError:
             return None
+        # The epoch is how an unset timestamp (a timer that never fired) can come out.
+        return moment if moment.timestamp() > 0 else None
     return None

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import sys
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -28,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hfdl import __version__
 from hfdl.errors import SystemdError, UnsafeUnitValue, UsageError
+from hfdl.unitsafe import unsafe_value_problem  # the one rule, shared with the config
 
 if TYPE_CHECKING:
     import jinja2
@@ -50,10 +50,6 @@ SYSTEM_TOKEN_CREDENTIAL = Path("/etc/hfdl/hf_token")
 # The state directory systemd itself creates and makes writable (StateDirectory=hfdl).
 SYSTEM_STATE_DIRECTORY = Path("/var/lib/hfdl")
 
-# Characters that must never reach a unit file from a value: control characters (Cc, which
-# includes \n, \r, \t, NUL and NEL), invisible format characters (Cf: bidi overrides,
-# zero-width joiners) and Unicode line/paragraph separators (Zl, Zp).
-_REFUSED_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Zl", "Zp"))
 # A rendered line must be blank, a comment, a section header or a Key=value directive.
 _UNIT_LINE = re.compile(r"(?:|#.*|;.*|\[[A-Za-z]+\]|[A-Za-z][A-Za-z0-9]*=.*)")
 
@@ -87,24 +83,6 @@ def is_generated(text: str) -> bool:
     """
     head = text.splitlines()[:_MARKER_SEARCH_LINES]
     return any(line.strip() == GENERATED_MARKER for line in head)
-
-
-def unsafe_value_problem(value: object) -> str | None:
-    """Say why a value may not appear in a unit file, or return ``None`` when it may.
-
-    Refused: control characters (newline, carriage return, tab, NUL...), invisible Unicode
-    format characters and line/paragraph separators, ``=``, and a trailing backslash
-    (systemd's line continuation).
-    """
-    text = str(value)
-    for character in text:
-        if unicodedata.category(character) in _REFUSED_CATEGORIES:
-            return f"{text!r} contains the control character U+{ord(character):04X}"
-    if "=" in text:
-        return f"{text!r} contains '='"
-    if text.endswith("\\"):
-        return f"{text!r} ends with a backslash (it would continue onto the next line)"
-    return None
 
 
 def _finalize(value: object) -> object:
@@ -315,7 +293,7 @@ def render_units(
     """
     from hfdl.errors import InvalidSchedule
     from hfdl.store.schedule_rules import check_schedule_fields
-    from hfdl.systemd.calendar import on_calendar
+    from hfdl.systemd.calendar import lock_wait_seconds, on_calendar, start_limit_interval_seconds
 
     if scope not in SCOPES:
         raise UsageError(f"unknown systemd scope {scope!r}: use user or system")
@@ -366,6 +344,10 @@ def render_units(
         executable=executable,
         config_path=config_path,
         timeout_start_seconds=int(settings.service.timeout_start_seconds),
+        lock_wait_seconds=lock_wait_seconds(settings),
+        retry_delay_seconds=int(settings.service.retry_delay_seconds),
+        retry_attempts=int(settings.service.retry_attempts),
+        start_limit_interval_seconds=start_limit_interval_seconds(settings),
         nice=int(settings.service.nice),
         token_credential=token_credential if scope == "system" else None,
         state_directory=state_directory,

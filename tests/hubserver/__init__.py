@@ -11,6 +11,7 @@ See :class:`HubServer` (serving, request log, faults, auth) and :class:`RepoBuil
 """
 
 from .faults import Fault, FaultMatch, FaultSet
+from .hostile import InfoRewrite, MetadataOverride
 from .repos import (
     DEFAULT_LFS_PATTERNS,
     DEFAULT_LFS_THRESHOLD,
@@ -36,6 +37,8 @@ __all__ = [
     "FileContent",
     "FileEntry",
     "HubServer",
+    "InfoRewrite",
+    "MetadataOverride",
     "RecordFilter",
     "Repo",
     "RepoBuilder",

@@ -290,11 +290,14 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             return self._cdn(route, params)
         if route.action == "whoami":
             return self._whoami()
-        if route.action == "not_found":
-            return error_response(404, None, _NOT_FOUND)
         hub = self.server.hub
+        unknown = self._hostile_body()
+        if route.action == "not_found":
+            return unknown or error_response(404, None, _NOT_FOUND)
         assert route.repo_id is not None
         repo = hub.repos.find_repo(route.repo_id, route.repo_type)
+        if repo is None and unknown is not None:
+            return unknown
         denied = self._access_error(route, repo, files=route.action == "resolve")
         if denied is not None:
             return denied
@@ -303,6 +306,8 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             return self._refs(repo, params)
         revision = route.revision or repo.default_branch
         commit = repo.resolve(revision)
+        if commit is None and unknown is not None and route.action == "resolve":
+            return unknown
         if commit is None:
             return error_response(404, "RevisionNotFound", f"Invalid rev id: {revision}")
         if route.action == "repo_info":
@@ -397,6 +402,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         }
         if repo.repo_type == "model":
             info["modelId"] = repo.repo_id
+        override = self.server.hub.overrides.get(repo.repo_id)
+        if override is not None:
+            info = override.rewrite_info(info)
         return json_response(info)
 
     def _tree(
@@ -464,6 +472,24 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     # -- file endpoints -----------------------------------------------------------------
 
     def _resolve(self, repo: Repo, commit: Commit, route: Route) -> Response:
+        response = self._honest_resolve(repo, commit, route)
+        override = self.server.hub.overrides.get(repo.repo_id)
+        if override is None:
+            return response
+        if override.resolve_status is not None:
+            return Response(override.resolve_status, dict(override.resolve_headers))
+        response.headers.update(override.resolve_headers)
+        return response
+
+    def _hostile_body(self) -> Response | None:
+        """Hostile mode: the 200 answer to a file URL that names nothing (or ``None``)."""
+        for override in list(self.server.hub.overrides.values()):
+            if override.serve_unknown is not None:
+                headers = {"Content-Type": "application/octet-stream", "ETag": '"hostile"'}
+                return Response(200, headers, override.serve_unknown)
+        return None
+
+    def _honest_resolve(self, repo: Repo, commit: Commit, route: Route) -> Response:
         hub = self.server.hub
         common = {"X-Repo-Commit": commit.sha, "Accept-Ranges": "bytes"}
         revision = route.revision or repo.default_branch
@@ -477,7 +503,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
             )
         entry = commit.files.get(route.path)
         if entry is None:
-            return error_response(404, "EntryNotFound", "Entry not found", common)
+            return self._hostile_body() or error_response(
+                404, "EntryNotFound", "Entry not found", common
+            )
         if entry.lfs:
             location = hub.sign_cdn_url(repo.repo_id, entry)
             headers = {

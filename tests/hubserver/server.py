@@ -21,6 +21,7 @@ from typing import Literal
 from urllib.parse import quote, urlencode
 
 from .faults import Fault, FaultMatch, FaultSet
+from .hostile import InfoRewrite, MetadataOverride
 from .repos import FileContent, FileEntry, Repo, RepoBuilder
 
 Origin = Literal["hub", "cdn"]
@@ -130,6 +131,7 @@ class HubServer:
         self.accepted_tokens: defaultdict[str, set[str]] = defaultdict(set)
         self.users: dict[str, str] = {}
         self.faults = FaultSet()
+        self.overrides: dict[str, MetadataOverride] = {}
         self._secret = os.urandom(16)
         self._records: list[RequestRecord] = []
         self._bytes_sent = 0
@@ -420,8 +422,42 @@ class HubServer:
         )
 
     def reset_faults(self) -> None:
-        """Remove every injected fault."""
+        """Remove every injected fault and every metadata override (hostile mode)."""
         self.faults.clear()
+        self.overrides.clear()
+
+    def override_metadata(
+        self,
+        repo_id: str,
+        *,
+        info: InfoRewrite | None = None,
+        resolve_status: int | None = None,
+        resolve_headers: Mapping[str, str] | None = None,
+        serve_unknown: bytes | None = None,
+    ) -> MetadataOverride:
+        """Hostile mode: make the server lie about ``repo_id`` until :meth:`reset_faults`.
+
+        Args:
+            repo_id: the repository (model) concerned.
+            info: rewrites the honest ``model_info`` answer (a deep copy) into the lie, e.g.
+                a sibling's ``rfilename`` set to ``"../../x"`` or ``sha`` to ``"../x"``.
+            resolve_status: answer every ``resolve`` request of the repo with this status
+                and an empty body (e.g. 302 with a ``Location`` in ``resolve_headers``).
+            resolve_headers: headers set on every ``resolve`` answer of the repo.
+            serve_unknown: while this override is active, answer every URL that names no
+                file (any repo) with 200 and these bytes instead of 404.
+
+        Returns:
+            The active :class:`MetadataOverride`.
+        """
+        override = MetadataOverride(
+            info=info,
+            resolve_status=resolve_status,
+            resolve_headers=dict(resolve_headers or {}),
+            serve_unknown=serve_unknown,
+        )
+        self.overrides[repo_id] = override
+        return override
 
     # -- request log --------------------------------------------------------------------
 

@@ -26,9 +26,9 @@ from huggingface_hub import snapshot_download
 
 from hfdl.catalog import load_catalog
 from hfdl.config import load_settings
-from hfdl.services.cleanup import cleanup
-from hfdl.services.cleanup_report import REASON_IN_USE, REASON_RESUMABLE
-from hfdl.services.lock import RunLock
+from hfdl.engine.lock import RunLock
+from hfdl.services.cleanup.clean import cleanup
+from hfdl.services.cleanup.report import REASON_IN_USE, REASON_RESUMABLE
 from hfdl.store import Store
 from tests.hubserver import HubServer
 from tests.workspace import Workspace

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from hfdl.config import FIELDS, load_settings
-from hfdl.services.config_file import apply_changes, edit_text
+from hfdl.config.edit import apply_changes, edit_text
 from hfdl.services.configure import mask_url_credentials, set_values, target_config_file
 from hfdl.token import mask_secret
 from tests.workspace import Workspace

@@ -20,18 +20,18 @@ from typing import Any
 
 import pytest
 
+from hfdl.engine.events import fields
 from hfdl.errors import ConfigError, UsageError
-from hfdl.journal import JournalHandler, journald_reachable, running_under_systemd
-from hfdl.logs import (
+from hfdl.logs.journald import JournalHandler, journald_reachable, running_under_systemd
+from hfdl.logs.reader import FileSource, LogQuery, read_logs
+from hfdl.logs.setup import (
     LOG_FILE_MODE,
     JsonLinesFormatter,
     LogFileHandler,
     configure_logging,
     parse_file_line,
 )
-from hfdl.services.events import fields
-from hfdl.services.logs import FileSource, LogQuery, read_logs
-from hfdl.timespec import parse_since
+from hfdl.logs.timespec import parse_since
 from tests.hubserver import HubServer
 from tests.systemd_harness import SystemdUser
 from tests.workspace import Workspace
@@ -431,7 +431,7 @@ def test_hfdl_logs_does_not_import_huggingface_hub(workspace: Workspace) -> None
 
     assert result.returncode == 0, result.stderr
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
-    assert "hfdl.services.logs" in imported
+    assert "hfdl.logs.reader" in imported
     assert not [name for name in imported if name.startswith("huggingface_hub")]
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from hfdl.catalog import load_catalog
-from hfdl.services.lock import RunLock
+from hfdl.engine.lock import RunLock
 from hfdl.sizes import format_size
 from hfdl.store import Store
 from hfdl.store.reader import StateReader
@@ -518,7 +518,7 @@ def test_models_list_does_not_import_the_hub_client(workspace: Workspace) -> Non
 
     assert result.returncode == 0, result.stderr
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
-    assert "hfdl.services.models" in imported
+    assert "hfdl.services.models.manage" in imported
     assert not [name for name in imported if name.startswith(("huggingface_hub", "httpx"))]
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from hfdl.catalog import catalog_from_document
+from hfdl.engine.lock import RunLock
 from hfdl.errors import StoreError
-from hfdl.services.lock import RunLock
 from hfdl.store import Store
 from hfdl.store.liveness import process_start, run_lock_held
 from hfdl.store.migrations import LATEST_VERSION

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from hfdl.config import load_settings
-from hfdl.services.lock import RunLock
-from hfdl.services.verify import FileCheck, ModelCheck, verify_models
+from hfdl.engine.lock import RunLock
+from hfdl.services.verify.check import FileCheck, ModelCheck, verify_models
 from hfdl.store import Store
 from tests.hubserver import HubServer
 from tests.workspace import Workspace, sha256_of

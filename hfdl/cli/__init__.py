@@ -10,7 +10,7 @@ from typing import NoReturn
 
 def _report(error: BaseException) -> None:
     from hfdl.errors import HfdlError
-    from hfdl.journal import stream_is_journal
+    from hfdl.logs.journald import stream_is_journal
 
     # Under systemd stderr is the journal: the sd-daemon "<3>" prefix files these lines at
     # PRIORITY=3 (err) instead of info, so `journalctl -p err` finds them.
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     sys.stdout.flush()
     # Skip the interpreter's final full garbage collection (tens of ms over SQLAlchemy's
     # objects, to free memory the OS reclaims anyway); objects are still released normally.
-    from hfdl.services.process_exit import skip_final_collection_at_exit
+    from hfdl.engine.process_exit import skip_final_collection_at_exit
 
     skip_final_collection_at_exit()
     sys.exit(code)

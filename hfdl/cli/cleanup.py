@@ -14,8 +14,8 @@ from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption
 
 if TYPE_CHECKING:
-    from hfdl.services.cleanup import CleanupReport
-    from hfdl.services.cleanup_report import KeptItem
+    from hfdl.services.cleanup.clean import CleanupReport
+    from hfdl.services.cleanup.report import KeptItem
 
 
 @app.command("cleanup")
@@ -36,7 +36,7 @@ def cleanup_command(
     partial downloads a run can still resume stay. Exit status 75 while a run holds the
     lock.
     """
-    from hfdl.services.cleanup import run_cleanup
+    from hfdl.services.cleanup.clean import run_cleanup
 
     app_context: AppContext = context.obj
     report = run_cleanup(app_context.settings(), dry_run=dry_run)
@@ -81,7 +81,7 @@ def render_report(report: CleanupReport, *, show_kept: bool = False) -> str:
 
 
 def _describe(item: KeptItem) -> str:
-    from hfdl.services.cleanup_report import KIND_BLOB, KIND_FILE
+    from hfdl.services.cleanup.report import KIND_BLOB, KIND_FILE
 
     if item.what == KIND_FILE:
         return f"file {item.path.name} of revision {(item.commit_sha or '')[:12]}"

@@ -240,7 +240,7 @@ def export_command(
 
     The output loads back as a configuration file giving the same settings.
     """
-    from hfdl.services.config_file import write_atomically
+    from hfdl.config.edit import write_atomically
     from hfdl.services.configure import export_text
 
     app_context: AppContext = context.obj

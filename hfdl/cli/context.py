@@ -48,7 +48,7 @@ class AppContext:
             import logging
 
             from hfdl.config import load_settings
-            from hfdl.logs import configure_logging
+            from hfdl.logs.setup import configure_logging
 
             self._settings = load_settings(self.config_path)
             target = configure_logging(

@@ -10,7 +10,7 @@ from hfdl.store import ScheduleRow
 
 def serve_foreground(settings: Settings) -> None:
     """Run the foreground scheduler until SIGTERM/SIGINT or `hfdl stop`."""
-    from hfdl.services.events import LogObserver
+    from hfdl.engine.events import LogObserver
     from hfdl.services.foreground import (
         ForegroundScheduler,
         pid_file_path,

@@ -14,7 +14,7 @@ from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 
 if TYPE_CHECKING:
-    from hfdl.services.logs import LogReading, LogRecord
+    from hfdl.logs.reader import LogReading, LogRecord
 
 
 @app.command("logs")
@@ -63,9 +63,9 @@ def logs_command(
     Records of runs started by hand (kept in <state_directory>/hfdl.log) are merged in by
     time. Where no journald runs, only that file is read, and a note on stderr says so.
     """
-    from hfdl.logs import log_file_path
-    from hfdl.services.logs import LogQuery, follow_logs, read_logs
-    from hfdl.timespec import parse_since
+    from hfdl.logs.reader import LogQuery, follow_logs, read_logs
+    from hfdl.logs.setup import log_file_path
+    from hfdl.logs.timespec import parse_since
 
     app_context: AppContext = context.obj
     settings = app_context.settings()

@@ -1,10 +1,11 @@
 """``hfdl models ...``: list, show, add, update, remove, verify and validate catalog models.
 
-Commands are thin: parse, call :mod:`hfdl.services.models` or :mod:`hfdl.services.verify`,
-render (:mod:`hfdl.cli.models_render`). Data goes to stdout (tables, or JSON with
-``--json``), messages to stderr. Only the options that talk to the Hub (``add --check``,
-``update --check``, ``verify --repair``) load ``huggingface_hub``: ``hfdl models list`` must
-start fast. Option types and their help texts are in :mod:`hfdl.cli.models_options`.
+Commands are thin: parse, call :mod:`hfdl.services.models.manage` or
+:mod:`hfdl.services.verify.check`, render (:mod:`hfdl.cli.models_render`). Data goes to
+stdout (tables, or JSON with ``--json``), messages to stderr. Only the options that talk to
+the Hub (``add --check``, ``update --check``, ``verify --repair``) load ``huggingface_hub``:
+``hfdl models list`` must start fast. Option types and their help texts are in
+:mod:`hfdl.cli.models_options`.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from hfdl.cli.models_options import (
 
 if TYPE_CHECKING:
     from hfdl.config import Settings
-    from hfdl.services.models import EditResult
+    from hfdl.services.models.manage import EditResult
 
 models_app = typer.Typer(
     name="models",
@@ -137,7 +138,7 @@ def list_command(
     yet to remove), or ~estimate when the model is not downloaded.
     """
     from hfdl.cli.models_render import print_summaries, print_summaries_json
-    from hfdl.services.models import ModelFilters, list_models
+    from hfdl.services.models.manage import ModelFilters, list_models
 
     filters = ModelFilters(status=status, tag=tag, priority=priority, enabled=enabled)
     summaries = list_models(_settings(context), filters)
@@ -162,7 +163,7 @@ def show_command(
     content. A model removed from the catalog is shown from its history.
     """
     from hfdl.cli.models_render import print_details
-    from hfdl.services.models import show_model
+    from hfdl.services.models.manage import show_model
 
     details = show_model(_settings(context), name, attempts=attempts)
     if json_output:
@@ -178,7 +179,7 @@ def validate_command(context: typer.Context) -> None:
     Every problem is listed with its location. Exit status 0 when valid, 65 when not, 66
     when the file does not exist.
     """
-    from hfdl.services.models import validate_catalog
+    from hfdl.services.models.manage import validate_catalog
 
     catalog = validate_catalog(_settings(context))
     _note(f"{catalog.path} is valid: {len(catalog.models)} model(s)")
@@ -207,7 +208,7 @@ def add_command(
     The next 'hfdl run' downloads it. Every value is checked with the catalog's rules before
     anything is written; a model already listed is an error (exit 65) unless --update.
     """
-    from hfdl.services.models import add_model
+    from hfdl.services.models.manage import add_model
 
     settings = _settings(context)
     entry: dict[str, Any] = {"name": name}
@@ -251,7 +252,7 @@ def update_command(
     fetches what is now wanted.
     """
     from hfdl.errors import UsageError
-    from hfdl.services.models import update_model
+    from hfdl.services.models.manage import update_model
 
     if clear_tags and tag:
         raise UsageError("--tag and --clear-tags contradict each other")
@@ -313,7 +314,7 @@ def remove_command(
     add it again and nothing is downloaded. With --purge, a folder that huggingface_hub or
     another tool put in the cache is left alone.
     """
-    from hfdl.services.models import remove_model
+    from hfdl.services.models.manage import remove_model
     from hfdl.sizes import format_size
 
     result = remove_model(_settings(context), name, purge=purge)
@@ -348,7 +349,7 @@ def verify_command(
     """
     from hfdl.cli.models_render import print_report
     from hfdl.errors import VerificationFailed
-    from hfdl.services.verify import LogVerifyObserver, verify
+    from hfdl.services.verify.check import LogVerifyObserver, verify
 
     settings = _settings(context)
     if repair:

@@ -13,8 +13,8 @@ from hfdl.sizes import format_size, parse_size
 from hfdl.store.rows import iso_utc
 
 if TYPE_CHECKING:
-    from hfdl.services.model_views import ModelDetails, ModelSummary
-    from hfdl.services.verify_report import VerifyReport
+    from hfdl.services.models.views import ModelDetails, ModelSummary
+    from hfdl.services.verify.report import VerifyReport
 
 
 def print_summaries_json(summaries: Sequence[ModelSummary]) -> None:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from hfdl.sizes import format_size
 
 if TYPE_CHECKING:
-    from hfdl.services.plan import ModelPlan
+    from hfdl.engine.plan import ModelPlan
 
 
 def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:

@@ -17,7 +17,7 @@ from hfdl.cli.options import JsonOption, ModelOption, ScheduleOption, TagOption
 from hfdl.errors import RunFailed, TemporaryRunFailure
 
 if TYPE_CHECKING:
-    from hfdl.services.events import RunObserver, RunResult
+    from hfdl.engine.events import RunObserver, RunResult
 
 
 @app.command("run")
@@ -130,8 +130,8 @@ def run_command(
 
 def _make_observer(json_output: bool) -> RunObserver:
     """Progress bars on an interactive terminal; plain log lines anywhere else."""
-    from hfdl.services.events import LogObserver
-    from hfdl.services.notify import wrap_for_systemd
+    from hfdl.engine.events import LogObserver
+    from hfdl.engine.notify import wrap_for_systemd
 
     if not json_output and sys.stderr.isatty() and not os.environ.get("JOURNAL_STREAM"):
         from hfdl.cli.progress import ProgressObserver
@@ -159,7 +159,7 @@ def _install_stop_handlers(stop: threading.Event, observer: RunObserver) -> list
     Returns:
         The list the handlers append each received signal's number to.
     """
-    from hfdl.services.notify import record_stop_signal
+    from hfdl.engine.notify import record_stop_signal
 
     received: list[int] = []
 
@@ -180,12 +180,12 @@ def _end_by_signal(signum: int, result: RunResult | None, json_output: bool) -> 
     a shell and systemd expect of a stopped program: a shell sees 128+N and stops a script's
     loop on Ctrl-C, and the unit, which lists SIGTERM in SuccessExitStatus=, ends with
     Result=success instead of failed. The signal is raised at interpreter exit
-    (:func:`~hfdl.services.process_exit.exit_by_signal_at_exit`), after the CLI's exit point.
+    (:func:`~hfdl.engine.process_exit.exit_by_signal_at_exit`), after the CLI's exit point.
 
     Returns:
         0 (never seen: the process ends by the signal).
     """
-    from hfdl.services.process_exit import exit_by_signal_at_exit
+    from hfdl.engine.process_exit import exit_by_signal_at_exit
 
     if json_output and result is not None:
         sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")

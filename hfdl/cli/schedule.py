@@ -224,7 +224,7 @@ def list_command(context: typer.Context, json_output: JsonOption = False) -> Non
 
 def _run_lock(settings: Settings) -> Path:
     """The run lock, probed to show a killed run's session as interrupted."""
-    from hfdl.services.lock import LOCK_FILE_NAME
+    from hfdl.engine.lock import LOCK_FILE_NAME
 
     return settings.state_directory / LOCK_FILE_NAME
 

@@ -210,7 +210,7 @@ def _check_calendar(schedule: Any) -> tuple[str | None, bool]:
 
 
 def _check_storage(report: ValidationReport, settings: Settings) -> None:
-    from hfdl.services.plan import FREE_SPACE_RESERVE_BYTES
+    from hfdl.engine.plan import FREE_SPACE_RESERVE_BYTES
     from hfdl.sizes import format_size
 
     targets = (

@@ -37,14 +37,14 @@ from hfdl.config import (
     parse_text,
     validate_document,
 )
-from hfdl.errors import ConfigError, Problem
-from hfdl.services.config_file import (
+from hfdl.config.edit import (
     apply_changes,
     defaults_document,
     get_in,
     render_document,
     write_atomically,
 )
+from hfdl.errors import ConfigError, Problem
 
 COMMAND_LINE = "<cli>"
 EXPORT_FORMATS = ("json", "yaml")

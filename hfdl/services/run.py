@@ -20,16 +20,16 @@ from typing import TYPE_CHECKING
 
 from hfdl.catalog import Catalog, load_catalog
 from hfdl.config import Settings
+from hfdl.engine.download import ModelDownloader, now_utc
+from hfdl.engine.events import ModelOutcome, RunObserver, RunResult, fields
+from hfdl.engine.lock import RunLock
+from hfdl.engine.plan import ModelPlan, admit, describe_plan, plan_model
+from hfdl.engine.process_exit import skip_final_collection_at_exit
+from hfdl.engine.retry import HubCalls, RetryPolicy
+from hfdl.engine.select import Candidate, select_candidates
 from hfdl.errors import Cancelled
 from hfdl.hub.cache import RepoCache
-from hfdl.services.download import ModelDownloader, now_utc
-from hfdl.services.events import ModelOutcome, RunObserver, RunResult, fields
-from hfdl.services.lock import RunLock
-from hfdl.services.plan import ModelPlan, admit, describe_plan, plan_model
-from hfdl.services.process_exit import skip_final_collection_at_exit
-from hfdl.services.retry import HubCalls, RetryPolicy
 from hfdl.services.run_chores import after_downloads, only_temporary_failures
-from hfdl.services.select import Candidate, select_candidates
 from hfdl.store import Store
 
 if TYPE_CHECKING:

@@ -11,15 +11,15 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from hfdl.engine.events import ModelOutcome
 from hfdl.errors import HfdlError
-from hfdl.services.events import ModelOutcome
 from hfdl.sizes import format_size
 
 if TYPE_CHECKING:
     from hfdl.catalog import Catalog
     from hfdl.config import Settings
+    from hfdl.engine.retry import RetryPolicy
     from hfdl.hub.client import HubClient
-    from hfdl.services.retry import RetryPolicy
     from hfdl.store import Store
 
 logger = logging.getLogger("hfdl.run")
@@ -52,8 +52,8 @@ def after_downloads(
     mode = settings.verify_on_run
     up_to_date = [outcome.name for outcome in outcomes if outcome.status == "up-to-date"]
     if mode != "off" and up_to_date:
-        from hfdl.services.verify import verify_models
-        from hfdl.services.verify_report import LogVerifyObserver
+        from hfdl.services.verify.check import verify_models
+        from hfdl.services.verify.report import LogVerifyObserver
 
         report = verify_models(
             settings,
@@ -66,7 +66,7 @@ def after_downloads(
         )
         healthy = report.ok
     if catalog.settings.auto_cleanup:
-        from hfdl.services.cleanup import cleanup
+        from hfdl.services.cleanup.clean import cleanup
 
         try:
             cleaned = cleanup(settings, catalog, store, dry_run=False)

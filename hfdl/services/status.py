@@ -74,7 +74,7 @@ def _database(settings: Settings, catalog: _CatalogFacts) -> tuple[dict[str, Any
     """The DB part of the status, and the schedule names it knows."""
     if not settings.db_path.exists():
         return {"available": False, "reason": f"no database yet at {settings.db_path}"}, []
-    from hfdl.services.lock import LOCK_FILE_NAME
+    from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.store.reader import StateReader
 
     try:

@@ -62,8 +62,8 @@ def running_sessions(settings: Settings) -> dict[int, SessionRow]:
     there is no database). Usually at most one: runs take the run lock."""
     if not settings.db_path.exists():
         return {}
+    from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.errors import HfdlError
-    from hfdl.services.lock import LOCK_FILE_NAME
     from hfdl.store.reader import StateReader
 
     try:
@@ -83,7 +83,7 @@ def stopped_runs(
     """What each stopped service's session recorded once it stopped."""
     if not services:
         return []
-    from hfdl.services.lock import LOCK_FILE_NAME
+    from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.store.reader import StateReader
 
     by_service = {

@@ -9,7 +9,7 @@ and recorded anew.
 
 :func:`verify_models` is the engine (``hfdl run`` can call it while holding the run lock);
 :func:`verify` is what ``hfdl models verify`` calls: it opens the database and, to repair,
-takes the run lock. The report types and observers are in :mod:`hfdl.services.verify_report`
+takes the run lock. The report types and observers are in :mod:`hfdl.services.verify.report`
 and importable from here.
 """
 
@@ -21,13 +21,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hfdl.engine.lock import RunLock
 from hfdl.errors import Cancelled, HfdlError, ModelNotFound, UnsafePath
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.hashing import hash_file, hasher_for
-from hfdl.services.lock import RunLock
-from hfdl.services.model_views import is_linked
-from hfdl.services.verify_repair import Repairer
-from hfdl.services.verify_report import (
+from hfdl.services.models.views import is_linked
+from hfdl.services.verify.repair import Repairer
+from hfdl.services.verify.report import (
     CORRUPT,
     MISSING,
     NEEDS_FETCH,
@@ -45,8 +45,8 @@ from hfdl.store.rows import FileRecord, ModelRow
 
 if TYPE_CHECKING:
     from hfdl.config import Settings
+    from hfdl.engine.retry import RetryPolicy
     from hfdl.hub.client import HubClient
-    from hfdl.services.retry import RetryPolicy
     from hfdl.store import Store
 
 __all__ = [

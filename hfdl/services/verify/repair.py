@@ -1,6 +1,6 @@
 """Repairing a file ``models verify --repair`` found bad: delete its blob, fetch it again.
 
-Used by :mod:`hfdl.services.verify`. The Hub client is created on first need, so verifying
+Used by :mod:`hfdl.services.verify.check`. The Hub client is created on first need, so verifying
 alone stays offline.
 """
 
@@ -15,9 +15,9 @@ from hfdl.errors import UnsafePath
 
 if TYPE_CHECKING:
     from hfdl.config import Settings
+    from hfdl.engine.retry import RetryPolicy
     from hfdl.hub.cache import RepoCache
     from hfdl.hub.client import HubClient
-    from hfdl.services.retry import RetryPolicy
     from hfdl.store.rows import FileRecord
 
 
@@ -33,8 +33,8 @@ class Repairer:
 
     def _tools(self) -> tuple[HubClient, RetryPolicy]:
         # Imported only when something must be fetched: checking alone stays offline.
+        from hfdl.engine.retry import RetryPolicy
         from hfdl.hub.client import HubClient
-        from hfdl.services.retry import RetryPolicy
 
         if self._client is None:
             from hfdl.token import read_token
@@ -50,9 +50,9 @@ class Repairer:
 
     def fetch(self, repo_cache: RepoCache, commit_sha: str, record: FileRecord) -> int:
         """Delete the bad blob, fetch and verify it again; return the bytes transferred."""
+        from hfdl.engine.retry import call_with_retries
         from hfdl.hub.client import RemoteFile
         from hfdl.hub.transfer import fetch_blob
-        from hfdl.services.retry import call_with_retries
 
         client, policy = self._tools()
         remote_file = RemoteFile(

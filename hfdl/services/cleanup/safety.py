@@ -1,4 +1,4 @@
-"""Building blocks of ``hfdl cleanup`` that hold its safety rules (:mod:`hfdl.services.cleanup`).
+"""Building blocks of ``hfdl cleanup`` holding its safety rules (see :mod:`.clean`).
 
 Each works on plain paths and records: what a deletion plan may contain (only what hfdl
 recorded, inside the model's folder), whether a partial download is in use, how freed bytes are

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from hfdl.engine.events import fields
 from hfdl.errors import Cancelled, HfdlError, HubError, IntegrityError
-from hfdl.services.events import fields
 
 T = TypeVar("T")
 

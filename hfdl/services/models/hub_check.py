@@ -55,9 +55,9 @@ def check_on_hub(settings: Settings, entry: Mapping[str, Any], token: str | None
         RepoNotFound, RevisionNotFound, GatedRepo, HubUnavailable, HubError: in plain words.
         InvalidModelInput: the patterns select none of the revision's files.
     """
+    from hfdl.engine.plan import wanted_files
+    from hfdl.engine.retry import RetryPolicy, call_with_retries
     from hfdl.hub.client import HubClient, RemoteRevision
-    from hfdl.services.plan import wanted_files
-    from hfdl.services.retry import RetryPolicy, call_with_retries
 
     name = str(entry["name"])
     revision = str(entry.get("revision") or "main")

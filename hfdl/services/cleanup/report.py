@@ -1,6 +1,7 @@
 """What ``hfdl cleanup`` reports: each revision or partial download removed or kept, and why.
 
-The shapes returned by :mod:`hfdl.services.cleanup` (rendered as text or ``--json`` by the CLI).
+The shapes returned by :mod:`hfdl.services.cleanup.clean` (rendered as text or ``--json``
+by the CLI).
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hfdl.engine.select import Candidate
 from hfdl.errors import DiskFullError, HfdlError
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.remote import RemoteFile, RemoteRevision
-from hfdl.services.select import Candidate
 from hfdl.sizes import format_size
 
 if TYPE_CHECKING:

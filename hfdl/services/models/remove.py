@@ -13,7 +13,7 @@ from hfdl.catalog import Catalog, load_catalog
 from hfdl.catalog import remove_model as catalog_remove
 from hfdl.errors import StoreError
 from hfdl.hub.cache import RepoCache
-from hfdl.services.model_views import require_entry
+from hfdl.services.models.views import require_entry
 
 if TYPE_CHECKING:
     from hfdl.config import Settings
@@ -68,7 +68,7 @@ def remove_model(settings: Settings, name: str, *, purge: bool = False) -> Remov
         StoreError: the catalog was written but the database could not be updated.
         OSError: the folder could not be deleted (completely).
     """
-    from hfdl.services.lock import RunLock
+    from hfdl.engine.lock import RunLock
 
     catalog = load_catalog(settings.models_file)
     require_entry(catalog, name)

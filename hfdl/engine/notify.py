@@ -13,7 +13,7 @@ import threading
 import time
 from typing import Protocol
 
-from hfdl.services.events import ModelOutcome, RunObserver, RunResult
+from hfdl.engine.events import ModelOutcome, RunObserver, RunResult
 from hfdl.sizes import format_size
 
 MIN_INTERVAL_SECONDS = 1.0

@@ -14,7 +14,7 @@ Four kinds of things go, and nothing else:
    is kept, so that the next run resumes it instead of starting again.
 4. **Files the patterns no longer select** (after ``allow_patterns``/``ignore_patterns`` were
    narrowed): their entries in the wanted commit's snapshot, and blobs hfdl recorded that
-   no snapshot links any more (:mod:`hfdl.services.cleanup_files`). No age applies.
+   no snapshot links any more (:mod:`hfdl.services.cleanup.files`). No age applies.
 
 Safety rules, in the order they are checked:
 
@@ -56,7 +56,7 @@ from typing import TYPE_CHECKING
 
 from hfdl.errors import UnsafePath
 from hfdl.hub.cache import INCOMPLETE_SUFFIX, RepoCache, repo_folder_name
-from hfdl.services.cleanup_report import (
+from hfdl.services.cleanup.report import (
     REASON_FOREIGN,
     REASON_IN_USE,
     REASON_MODEL_COMPLETE,
@@ -69,7 +69,7 @@ from hfdl.services.cleanup_report import (
     KeptItem,
     RemovedItem,
 )
-from hfdl.services.cleanup_safety import (
+from hfdl.services.cleanup.safety import (
     attribute_bytes,
     lock_held,
     only_recorded,
@@ -106,8 +106,8 @@ def run_cleanup(settings: Settings, *, dry_run: bool, now: datetime | None = Non
         OSError: the cache cannot be scanned (permissions).
     """
     from hfdl.catalog import load_catalog
+    from hfdl.engine.lock import RunLock
     from hfdl.errors import LockedError
-    from hfdl.services.lock import RunLock
 
     catalog = load_catalog(settings.models_file)
     lock = RunLock(settings.state_directory)
@@ -364,6 +364,6 @@ class _ModelCleaner:
 
     def clean_unwanted_files(self) -> None:
         """Unlink the entries the patterns no longer select; free blobs nothing links."""
-        from hfdl.services.cleanup_files import clean_unwanted_files
+        from hfdl.services.cleanup.files import clean_unwanted_files
 
         clean_unwanted_files(self)

@@ -1,7 +1,7 @@
 """The shapes ``hfdl models list/show`` return, and the checks of what a person typed.
 
 Pure data and pure functions, no I/O except ``stat``/``readlink`` in :func:`file_state`:
-:mod:`hfdl.services.models` does the reading and writing. Importing this module is cheap
+:mod:`hfdl.services.models.manage` does the reading and writing. Importing this module is cheap
 (no SQLAlchemy, no ``huggingface_hub``), which ``hfdl models list`` relies on.
 
 The JSON shape of a model (``models list --json``, and the top of ``models show --json``)

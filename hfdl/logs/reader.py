@@ -1,7 +1,7 @@
 """Reading hfdl's logs back: from journald (``SYSLOG_IDENTIFIER=hfdl``) and from ``hfdl.log``.
 
 Runs under systemd log to the journal; runs from a shell log to ``<state_directory>/hfdl.log``
-(see ``hfdl.logs``). ``hfdl logs`` shows both, merged by time, so a run started by hand on a
+(see ``hfdl.logs.setup``). ``hfdl logs`` shows both, merged by time, so a run started by hand on a
 systemd machine is not missing. Where no journald runs (a container), only the file is read,
 and :class:`LogReading` says so.
 
@@ -26,14 +26,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hfdl.journal import (
+from hfdl.logs.journald import (
     PRIORITIES_BY_NAME,
     SYSLOG_IDENTIFIER,
     journal_module_available,
     journald_reachable,
     priority_name,
 )
-from hfdl.logs import LOG_FILE_BACKUPS, parse_file_line
+from hfdl.logs.setup import LOG_FILE_BACKUPS, parse_file_line
 
 # With --follow and no --tail, show this many records first (as journalctl -f does).
 FOLLOW_DEFAULT_TAIL = 10

@@ -1,6 +1,6 @@
 """Cleanup of single files: what a model's narrowed patterns no longer select, and orphan blobs.
 
-Part of ``hfdl cleanup`` (:mod:`hfdl.services.cleanup` calls :func:`clean_unwanted_files` for
+Part of ``hfdl cleanup`` (:mod:`hfdl.services.cleanup.clean` calls :func:`clean_unwanted_files` for
 each managed model, after its superseded revisions). After a model's ``allow_patterns`` /
 ``ignore_patterns`` were narrowed (``hfdl models update --include ...``, or an edit of
 ``models.json``), the snapshot of its commit still links the files no longer wanted, and their
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfdl.errors import UnsafePath
-from hfdl.services.cleanup_report import (
+from hfdl.services.cleanup.report import (
     KIND_BLOB,
     KIND_FILE,
     REASON_UNLINKED,
@@ -34,7 +34,7 @@ from hfdl.services.cleanup_report import (
 
 if TYPE_CHECKING:
     from hfdl.hub.cache import RepoCache
-    from hfdl.services.cleanup import _ModelCleaner
+    from hfdl.services.cleanup.clean import _ModelCleaner
     from hfdl.store import FileRecord
 
 

@@ -11,7 +11,7 @@ lines on stderr, so every record carries structured fields that ``hfdl logs`` an
   when a Hub request has not answered within a second),
   ``HFDL_SESSION_ID``, ``HFDL_MODEL``, ``HFDL_BYTES``: taken from the log
   record's ``extra`` attributes ``hfdl_event``, ``hfdl_session_id``, ``hfdl_model``,
-  ``hfdl_bytes`` (see ``hfdl.services.events.fields``); a record without them has no such
+  ``hfdl_bytes`` (see ``hfdl.engine.events.fields``); a record without them has no such
   field;
 * ``LOGGER``, ``CODE_FILE``, ``CODE_LINE``, ``CODE_FUNC``, ``THREAD_NAME``.
 

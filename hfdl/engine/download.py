@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfdl.config import Settings
+from hfdl.engine.events import ModelOutcome, RunObserver
+from hfdl.engine.plan import ModelPlan
+from hfdl.engine.retry import RetryPolicy, is_retryable, is_temporary
 from hfdl.errors import AttemptTimeout, Cancelled, HfdlError, NotWritable
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.remote import RemoteFile
-from hfdl.services.events import ModelOutcome, RunObserver
-from hfdl.services.plan import ModelPlan
-from hfdl.services.retry import RetryPolicy, is_retryable, is_temporary
 from hfdl.store import Store
 
 if TYPE_CHECKING:

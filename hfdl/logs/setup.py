@@ -3,8 +3,8 @@
 Where records go (``HFDL_LOG_TARGET``, default ``auto``):
 
 * ``auto`` — under systemd (stderr is the service's journal stream, or ``INVOCATION_ID`` is set
-  and stderr is not a terminal; see :func:`hfdl.journal.running_under_systemd`) and with
-  journald reachable: the journal only, with structured fields (``hfdl.journal``). Sending to
+  and stderr is not a terminal; see :func:`hfdl.logs.journald.running_under_systemd`) and with
+  journald reachable: the journal only, with structured fields (``hfdl.logs.journald``). Sending to
   stderr as well would store every record twice, since stderr goes to the journal there.
   Anywhere else (a shell, a container, cron): plain lines on stderr and JSON lines appended to
   ``<state_directory>/hfdl.log``, so ``hfdl logs`` has something to read.
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from hfdl.errors import ConfigError, Problem
-from hfdl.journal import (
+from hfdl.logs.journald import (
     JournalHandler,
     journal_module_available,
     journald_reachable,

@@ -10,8 +10,8 @@ sync.
 
 Nothing here imports ``huggingface_hub``; only :func:`check_on_hub` (``models add --check``)
 loads the Hub client, when it is called. This module is the one import surface of the
-``models`` commands: the Hub check lives in :mod:`hfdl.services.model_hub`, removal in
-:mod:`hfdl.services.model_remove`, the returned shapes in :mod:`hfdl.services.model_views`.
+``models`` commands: the Hub check lives in :mod:`hfdl.services.models.hub_check`, removal in
+:mod:`hfdl.services.models.remove`, the returned shapes in :mod:`hfdl.services.models.views`.
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from hfdl.catalog.model import MODEL_KEYS
 from hfdl.catalog.validate import did_you_mean
 from hfdl.errors import InvalidModelInput, ModelNotFound, Problem, StoreError, UsageError
 from hfdl.hub.cache import RepoCache
-from hfdl.services.model_hub import HubCheck, check_on_hub, hub_notes
-from hfdl.services.model_remove import RemoveResult, remove_model
-from hfdl.services.model_views import (
+from hfdl.services.models.hub_check import HubCheck, check_on_hub, hub_notes
+from hfdl.services.models.remove import RemoveResult, remove_model
+from hfdl.services.models.views import (
     FileState,
     ModelDetails,
     ModelFilters,
@@ -136,7 +136,7 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
     states: dict[str, ModelState] = {}
     if settings.db_path.exists():
         # The light reader, not the Store: listing must not pay for importing SQLAlchemy.
-        from hfdl.services.lock import LOCK_FILE_NAME
+        from hfdl.engine.lock import LOCK_FILE_NAME
         from hfdl.store.reader import StateReader
 
         # The run lock tells a live run from a killed one (its models then read pending).
@@ -149,7 +149,7 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
 
 def _status_as_seen(settings: Settings, name: str, recorded: str) -> str:
     """A model's status as ``models list`` shows it: ``pending`` when its run is gone."""
-    from hfdl.services.lock import LOCK_FILE_NAME
+    from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.store.reader import StateReader
 
     run_lock = settings.state_directory / LOCK_FILE_NAME

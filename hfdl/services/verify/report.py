@@ -1,6 +1,6 @@
 """What verification found: per file, per model, in total; and who is told as it goes.
 
-Pure data (and logging), no I/O: :mod:`hfdl.services.verify` does the checking.
+Pure data (and logging), no I/O: :mod:`hfdl.services.verify.check` does the checking.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hfdl.services.events import fields
+from hfdl.engine.events import fields
 from hfdl.sizes import format_size
 
 logger = logging.getLogger("hfdl.verify")

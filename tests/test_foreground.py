@@ -24,7 +24,7 @@ def schedule(
         day=day,
         enabled=enabled,
         active=False,
-        max_concurrent_downloads=1,
+        concurrent_downloads=1,
         tags=(),
         created_at=NOW,
         updated_at=NOW,

@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -463,16 +462,13 @@ def test_default_schedule_is_created_only_when_there_is_no_schedule(
             "Sun",
             "05:30",
         )
-        assert (created.enabled, created.active, created.max_concurrent_downloads) == (
-            True,
-            True,
-            3,
-        )
+        assert (created.enabled, created.active, created.concurrent_downloads) == (True, True, 3)
         assert service.ensure_default_schedule(store, settings) is None
-        service.delete_schedule(store, "default")
-        service.create_schedule(
-            store, name="mine", schedule_type="daily", time="01:00", enabled=False
-        )
+    service.delete_schedule(settings, "default")
+    service.create_schedule(
+        settings, name="mine", schedule_type="daily", time="01:00", enabled=False
+    )
+    with Store(settings.db_path) as store:
         # Any schedule, even a disabled one, means the user has chosen.
         assert service.ensure_default_schedule(store, settings) is None
         assert [row.name for row in store.list_schedules()] == ["mine"]
@@ -502,26 +498,33 @@ def test_default_schedule_is_listed_by_the_cli(workspace: Workspace) -> None:
 # -- the service layer directly ------------------------------------------------------------------
 
 
-def test_service_validation_happens_before_any_write(tmp_path: Path) -> None:
+def test_service_validation_happens_before_any_write(workspace: Workspace) -> None:
     from hfdl.errors import DuplicateSchedule, InvalidSchedule, ScheduleNotFound
 
-    with Store(tmp_path / "hfdl.db") as store:
-        row = service.create_schedule(
-            store, name="a", schedule_type="weekly", time="7:05", day=4, tags=["x"]
-        )
-        assert (row.day, row.time, row.max_concurrent_downloads) == ("Fri", "07:05", 1)
-        with pytest.raises(DuplicateSchedule):
-            service.create_schedule(store, name="a", schedule_type="daily", time="01:00")
-        with pytest.raises(InvalidSchedule) as raised:
-            service.create_schedule(store, name="a", schedule_type="daily", time="99:00")
-        assert [problem.path for problem in raised.value.problems] == ["time", "name"]
-        with pytest.raises(ScheduleNotFound):
-            service.enable_schedule(store, "b")
-        assert service.list_schedules(store) == [row]
-        assert service.split_tags(["nlp,cv", "audio"]) == ("nlp", "cv", "audio")
-        assert service.split_tags(None) == ()
-        overview = service.overview(store, [row], now=datetime(2026, 11, 29, tzinfo=UTC))[0]
-        assert overview.on_calendar == "Fri *-*-* 07:05:00"
+    settings = load_settings(workspace.config_path)
+    with pytest.raises(InvalidSchedule) as raised:
+        service.create_schedule(settings, name="Bad", schedule_type="daily", time="99:00")
+    assert [problem.path for problem in raised.value.problems] == ["name", "time"]
+    assert raised.value.hint == "nothing was changed"
+    assert not workspace.db_path.exists()
+
+    row = service.create_schedule(
+        settings, name="a", schedule_type="weekly", time="7:05", day=4, tags=["x"]
+    )
+    configured = settings.default_schedule.max_concurrent_downloads
+    assert (row.day, row.time, row.concurrent_downloads) == ("Fri", "07:05", configured)
+    with pytest.raises(DuplicateSchedule):
+        service.create_schedule(settings, name="a", schedule_type="daily", time="01:00")
+    with pytest.raises(InvalidSchedule) as raised:
+        service.create_schedule(settings, name="a", schedule_type="daily", time="99:00")
+    assert [problem.path for problem in raised.value.problems] == ["time", "name"]
+    with pytest.raises(ScheduleNotFound):
+        service.enable_schedule(settings, "b")
+    assert [entry.schedule for entry in service.list_overviews(settings)] == [row]
+    assert service.split_tags(["nlp,cv", "audio"]) == ("nlp", "cv", "audio")
+    assert service.split_tags(None) == ()
+    overview = service.show_schedule(settings, "a", now=datetime(2026, 11, 29, tzinfo=UTC))
+    assert (overview.on_calendar, overview.when) == ("Fri *-*-* 07:05:00", "weekly Fri (4) 07:05")
 
 
 def test_schedule_commands_do_not_import_huggingface_hub(workspace: Workspace) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import socket
@@ -25,6 +26,7 @@ from hfdl.errors import (
     ScheduleNotFound,
     StoreError,
 )
+from hfdl.schedule import Schedule, parse_schedule
 from hfdl.store import Store
 from hfdl.store import migrations as migrations_module
 from hfdl.store.db import BUSY_TIMEOUT_MS
@@ -437,8 +439,22 @@ def test_concurrent_progress_updates_from_threads(synced: Store) -> None:
 # -- schedules -------------------------------------------------------------------------------
 
 
-def test_schedule_crud(store: Store) -> None:
-    nightly = store.create_schedule("nightly", "daily", "3:30", tags=["nlp"])
+def daily(name: str, time: str, **fields: Any) -> Schedule:
+    """A daily schedule, parsed as the services parse the command line."""
+    return parse_schedule(
+        **{
+            "name": name,
+            "schedule_type": "daily",
+            "time": time,
+            "day": None,
+            "concurrent_downloads": 1,
+        }
+        | fields
+    )
+
+
+def test_schedule_crud(store: Store, db_path: Path) -> None:
+    nightly = store.create_schedule(daily("nightly", "3:30", tags=["nlp"]))
     assert (nightly.time, nightly.day, nightly.tags, nightly.enabled, nightly.active) == (
         "03:30",
         None,
@@ -447,9 +463,16 @@ def test_schedule_crud(store: Store) -> None:
         False,
     )
     weekly = store.create_schedule(
-        "weekend", "weekly", "22:00", day="saturday", max_concurrent_downloads=4
+        daily("weekend", "22:00", schedule_type="weekly", day="saturday", concurrent_downloads=4)
     )
-    assert weekly.day == "Sat"
+    assert (weekly.day, weekly.concurrent_downloads) == ("Sat", 4)
+    # The concurrency keeps its column's name in the database and its key in JSON.
+    with sqlite3.connect(db_path) as connection:
+        stored = connection.execute(
+            "SELECT max_concurrent_downloads FROM schedules WHERE name = 'weekend'"
+        ).fetchone()
+    assert stored == (4,)
+    assert weekly.to_dict()["max_concurrent_downloads"] == 4
     assert [row.name for row in store.list_schedules()] == ["nightly", "weekend"]
     assert store.get_schedule(nightly.id) == nightly
     assert store.get_schedule("nightly") == nightly
@@ -457,11 +480,14 @@ def test_schedule_crud(store: Store) -> None:
     assert store.get_schedule("nope") is None
 
     with pytest.raises(DuplicateSchedule, match="already exists"):
-        store.create_schedule("nightly", "daily", "04:00")
+        store.create_schedule(daily("nightly", "04:00"))
     with pytest.raises(DuplicateSchedule, match="already exists"):
-        store.update_schedule("weekend", name="nightly")
+        store.update_schedule(
+            "weekend", schedule=dataclasses.replace(weekly.definition, name="nightly")
+        )
 
-    changed = store.update_schedule("weekend", schedule_type="daily", active=True)
+    as_daily = dataclasses.replace(weekly.definition, type="daily", day=None)
+    changed = store.update_schedule("weekend", schedule=as_daily, active=True)
     assert (changed.type, changed.day, changed.active, changed.time) == (
         "daily",
         None,
@@ -469,8 +495,11 @@ def test_schedule_crud(store: Store) -> None:
         "22:00",
     )
     assert changed.updated_at >= changed.created_at
-    renamed = store.update_schedule(changed.id, name="late")
+    renamed = store.update_schedule(
+        changed.id, schedule=dataclasses.replace(changed.definition, name="late")
+    )
     assert store.get_schedule("late") == renamed
+    assert renamed.active  # only the definition was given: the state is kept
 
     deleted = store.delete_schedule("nightly")
     assert deleted.name == "nightly"
@@ -484,31 +513,26 @@ def test_schedule_crud(store: Store) -> None:
 @pytest.mark.parametrize(
     ("arguments", "fragment"),
     [
-        ({"name": "bad name", "schedule_type": "daily", "time": "03:00"}, "not a valid schedule"),
-        ({"name": "Upper", "schedule_type": "daily", "time": "03:00"}, "not a valid schedule"),
-        ({"name": "2024", "schedule_type": "daily", "time": "03:00"}, "digits only"),
-        ({"name": "x", "schedule_type": "hourly", "time": "03:00"}, "not a schedule type"),
-        ({"name": "x", "schedule_type": "daily", "time": "24:00"}, "not a time"),
-        ({"name": "x", "schedule_type": "daily", "time": "3pm"}, "not a time"),
-        ({"name": "x", "schedule_type": "weekly", "time": "03:00"}, "needs a day"),
-        (
-            {"name": "x", "schedule_type": "weekly", "time": "03:00", "day": "Funday"},
-            "not a day of the week",
-        ),
-        ({"name": "x", "schedule_type": "daily", "time": "03:00", "day": "Mon"}, "daily schedule"),
-        (
-            {"name": "x", "schedule_type": "daily", "time": "03:00", "max_concurrent_downloads": 0},
-            "max_concurrent_downloads",
-        ),
-        ({"name": "x", "schedule_type": "daily", "time": "03:00", "tags": ["a", "a"]}, "duplicate"),
-        ({"name": "x", "schedule_type": "daily", "time": "03:00", "tags": ["a=b"]}, "="),
+        ({"name": "bad name"}, "not a valid schedule"),
+        ({"name": "Upper"}, "not a valid schedule"),
+        ({"name": "2024"}, "digits only"),
+        ({"schedule_type": "hourly"}, "not a schedule type"),
+        ({"time": "24:00"}, "not a time"),
+        ({"time": "3pm"}, "not a time"),
+        ({"schedule_type": "weekly"}, "needs a day"),
+        ({"schedule_type": "weekly", "day": "Funday"}, "not a day of the week"),
+        ({"day": "Mon"}, "daily schedule"),
+        ({"concurrent_downloads": 0}, "max_concurrent_downloads"),
+        ({"tags": ["a", "a"]}, "duplicate"),
+        ({"tags": ["a=b"]}, "="),
     ],
 )
-def test_invalid_schedules_are_refused(
+def test_invalid_schedules_never_reach_the_store(
     store: Store, arguments: dict[str, Any], fragment: str
 ) -> None:
+    # The store takes only Schedule values, and there is no invalid one to give it.
     with pytest.raises(InvalidSchedule, match=fragment):
-        store.create_schedule(**arguments)
+        store.create_schedule(daily(**{"name": "x", "time": "03:00"} | arguments))
     assert store.list_schedules() == []
 
 

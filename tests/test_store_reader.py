@@ -7,6 +7,7 @@ same file, and check that the reader never creates or writes a database by itsel
 
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import os
 import socket
@@ -21,11 +22,12 @@ import pytest
 from hfdl.catalog import catalog_from_document
 from hfdl.engine.lock import RunLock
 from hfdl.errors import StoreError
+from hfdl.schedule import Schedule, parse_schedule
 from hfdl.store import Store
 from hfdl.store.liveness import process_start, run_lock_held
 from hfdl.store.migrations import LATEST_VERSION
 from hfdl.store.reader import StateReader
-from hfdl.store.rows import AttemptRow, ScheduleRow, SessionRow
+from hfdl.store.rows import AttemptRow, ScheduleRow, SessionRow, external_name
 from hfdl.store.tables import metadata as table_metadata
 
 HOST = socket.gethostname()
@@ -34,6 +36,12 @@ HOST = socket.gethostname()
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "state" / "hfdl.db"
+
+
+def daily(name: str, time: str) -> Schedule:
+    return parse_schedule(
+        name=name, schedule_type="daily", time=time, day=None, concurrent_downloads=1
+    )
 
 
 def _catalog(*entries: dict[str, Any]) -> Any:
@@ -64,8 +72,17 @@ def _populate(store: Store) -> dict[str, Any]:
     running = store.start_session("manual", None, HOST, os.getpid(), None)
     in_progress = store.start_attempt(running, "org/c", bytes_total=50)
     store.update_attempt_progress(in_progress, 20)
-    store.create_schedule("weekend", "weekly", "03:30", day="Sat", tags=["nlp"])
-    store.create_schedule("nightly", "daily", "02:00")
+    store.create_schedule(
+        parse_schedule(
+            name="weekend",
+            schedule_type="weekly",
+            time="03:30",
+            day="Sat",
+            concurrent_downloads=1,
+            tags=["nlp"],
+        )
+    )
+    store.create_schedule(daily("nightly", "02:00"))
     return {"finished": finished, "running": running, "attempts": [failed, done, in_progress]}
 
 
@@ -127,7 +144,7 @@ def test_reader_sql_matches_the_schema() -> None:
         (ScheduleRow, "schedules"),
     ):
         columns = set(table_metadata.tables[table].columns.keys())
-        assert set(record.__dataclass_fields__) <= columns
+        assert {external_name(field) for field in dataclasses.fields(record)} <= columns
 
 
 def test_one_snapshot_for_the_reader_lifetime(db_path: Path) -> None:
@@ -340,8 +357,8 @@ def test_current_failures_leave_out_models_that_succeeded_or_were_removed(
 def test_latest_session_of_each_schedule(db_path: Path) -> None:
     with Store(db_path) as store:
         _synced(store)
-        store.create_schedule("nightly", "daily", "02:00")
-        store.create_schedule("never", "daily", "03:00")
+        store.create_schedule(daily("nightly", "02:00"))
+        store.create_schedule(daily("never", "03:00"))
         old = store.start_session("timer", "nightly", HOST, os.getpid(), None)
         store.finish_session(old, "completed")
         dead = store.start_session("timer", "nightly", HOST, _dead_pid(), None)

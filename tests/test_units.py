@@ -25,7 +25,8 @@ import pytest
 from hfdl import __version__
 from hfdl.config import Settings, load_settings
 from hfdl.errors import InvalidSchedule, UnsafeUnitValue, UsageError
-from hfdl.store.rows import WEEKDAYS, ScheduleRow
+from hfdl.schedule import WEEKDAYS
+from hfdl.store.rows import ScheduleRow
 from hfdl.systemd import calendar
 from hfdl.systemd.calendar import next_elapse, on_calendar, parse_calendar_output
 from hfdl.systemd.units import (
@@ -66,7 +67,7 @@ def schedule(
         "day": None,
         "enabled": True,
         "active": True,
-        "max_concurrent_downloads": 2,
+        "concurrent_downloads": 2,
         "tags": (),
         "created_at": now,
         "updated_at": now,
@@ -101,9 +102,14 @@ def render(
     executable: Path = HFDL,
     token_credential: Path | None = None,
 ) -> dict[str, str]:
-    """Render units; return their text by file name."""
+    """Render units; return their text by file name.
+
+    The rows become Schedule values here, as ``hfdl start`` turns the stored rows into them:
+    a row whose fields were never validated is refused there.
+    """
+    rows = list(schedules) or [schedule(), schedule("weekend", "weekly", "14:00", day="Fri")]
     units = render_units(
-        list(schedules) or [schedule(), schedule("weekend", "weekly", "14:00", day="Fri")],
+        [row.definition for row in rows],
         scope=scope,
         executable=executable,
         config_path=config_path,
@@ -340,10 +346,11 @@ def test_is_generated_rejects_hand_written_units() -> None:
 
 
 def test_on_calendar_of_daily_and_weekly_schedules() -> None:
-    assert on_calendar(schedule(time="02:00")) == "*-*-* 02:00:00"
-    assert on_calendar(schedule(kind="weekly", time="14:00", day="Fri")) == "Fri *-*-* 14:00:00"
+    assert on_calendar(schedule(time="02:00").definition) == "*-*-* 02:00:00"
+    weekly = schedule(kind="weekly", time="14:00", day="Fri").definition
+    assert on_calendar(weekly) == "Fri *-*-* 14:00:00"
     for day in WEEKDAYS:
-        assert on_calendar(schedule(kind="weekly", day=day)) == f"{day} *-*-* 23:00:00"
+        assert on_calendar(schedule(kind="weekly", day=day).definition) == f"{day} *-*-* 23:00:00"
 
 
 @pytest.mark.parametrize(
@@ -357,17 +364,18 @@ def test_on_calendar_of_daily_and_weekly_schedules() -> None:
         schedule(kind="hourly"),
     ],
 )
-def test_on_calendar_refuses_fields_that_were_not_validated(row: ScheduleRow) -> None:
-    with pytest.raises(UnsafeUnitValue):
-        on_calendar(row)
+def test_fields_that_were_not_validated_never_reach_on_calendar(row: ScheduleRow) -> None:
+    # on_calendar takes a Schedule; a stored row becomes one only if its fields are valid.
+    with pytest.raises(InvalidSchedule):
+        on_calendar(row.definition)
 
 
 @needs_systemd_analyze
 def test_on_calendar_is_systemds_normalized_form() -> None:
     for row in (schedule(time="00:00"), schedule(kind="weekly", time="09:05", day="Sun")):
-        result = analyze("calendar", on_calendar(row))
+        result = analyze("calendar", on_calendar(row.definition))
         assert result.returncode == 0, result.stderr
-        assert f"Normalized form: {on_calendar(row)}" in result.stdout
+        assert f"Normalized form: {on_calendar(row.definition)}" in result.stdout
 
 
 def expected_next(
@@ -393,8 +401,8 @@ def test_next_elapse_matches_systemd_calendar_in_any_time_zone(
     # systemd-analyze prints local times plus "(in UTC)" lines outside UTC: both forms parse.
     monkeypatch.setenv("TZ", zone)
     base = datetime(2026, 7, 15, 12, 30, tzinfo=UTC)  # a Wednesday, summer time
-    daily = schedule(time="02:00")
-    weekly = schedule(kind="weekly", time="14:00", day="Fri")
+    daily = schedule(time="02:00").definition
+    weekly = schedule(kind="weekly", time="14:00", day="Fri").definition
     assert next_elapse(on_calendar(daily), base) == expected_next(base, zone, 2, 0, None)
     assert next_elapse(on_calendar(weekly), base) == expected_next(base, zone, 14, 0, 4)
     elapses = calendar.upcoming_elapses(on_calendar(daily), count=3, now=base)
@@ -447,9 +455,9 @@ HOSTILE_TEXT = [
 @pytest.mark.parametrize("hostile", HOSTILE_TEXT)
 def test_the_template_environment_refuses_hostile_values(hostile: str) -> None:
     """Bypass every validation: render the templates directly with a hostile value."""
-    from hfdl.systemd.units import _environment
+    from hfdl.systemd.units import template_environment
 
-    timer = _environment().get_template(TIMER_TEMPLATE)
+    timer = template_environment().get_template(TIMER_TEMPLATE)
     values = {
         "version": __version__,
         "marker": GENERATED_MARKER,

@@ -9,23 +9,22 @@ from typing import NoReturn
 
 
 def _report(error: BaseException) -> None:
+    from hfdl.cli.output import print_error, print_message
     from hfdl.errors import HfdlError
-    from hfdl.logs.journald import stream_is_journal
+    from hfdl.services.invocation import stderr_is_journal
 
     # Under systemd stderr is the journal: the sd-daemon "<3>" prefix files these lines at
     # PRIORITY=3 (err) instead of info, so `journalctl -p err` finds them.
-    prefix = "<3>" if stream_is_journal(sys.stderr) else ""
+    prefix = "<3>" if stderr_is_journal(sys.stderr) else ""
     if isinstance(error, HfdlError):
-        sys.stderr.write(f"{prefix}hfdl: error: {error.message}\n")
-        if error.hint:
-            sys.stderr.write(f"{prefix}hfdl: hint: {error.hint}\n")
+        print_error(error.message, hint=error.hint, prefix=prefix)
     elif isinstance(error, OSError):
-        sys.stderr.write(f"{prefix}hfdl: error: {error}\n")
+        print_error(str(error), prefix=prefix)
     else:
-        sys.stderr.write(
-            f"{prefix}hfdl: internal error: {type(error).__name__}: {error}\n"
-            f"{prefix}hfdl: hint: run again with --debug (or HFDL_DEBUG=1) for a traceback, "
-            "and report it\n"
+        print_message(f"internal error: {type(error).__name__}: {error}", prefix=prefix)
+        print_message(
+            "hint: run again with --debug (or HFDL_DEBUG=1) for a traceback, and report it",
+            prefix=prefix,
         )
 
 
@@ -44,6 +43,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     from typer.exceptions import TyperException
 
     from hfdl.cli.app import app
+    from hfdl.cli.output import print_error, print_message
     from hfdl.errors import exit_code_for
 
     arguments = sys.argv[1:] if argv is None else argv
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except (click.exceptions.Exit, TyperExit) as exit_request:
         code = exit_request.exit_code
     except (click.exceptions.Abort, TyperAbort):
-        sys.stderr.write("hfdl: aborted\n")
+        print_message("aborted")
         code = 130
     except click.ClickException as usage_error:
         usage_error.show(file=sys.stderr)
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         if callable(show):
             show(file=sys.stderr)
         else:
-            sys.stderr.write(f"hfdl: error: {usage_error.message}\n")
+            print_error(usage_error.message)
         code = usage_error.exit_code
     except BaseException as error:
         if isinstance(error, SystemExit):
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     sys.stdout.flush()
     # Skip the interpreter's final full garbage collection (tens of ms over SQLAlchemy's
     # objects, to free memory the OS reclaims anyway); objects are still released normally.
-    from hfdl.engine.process_exit import skip_final_collection_at_exit
+    from hfdl.services.invocation import skip_final_collection_at_exit
 
     skip_final_collection_at_exit()
     sys.exit(code)

@@ -1,12 +1,29 @@
-"""The Typer application: global options and command registration. Commands stay thin."""
+"""The Typer application: the global options, and every command registered in one place.
+
+Assembled like huggingface_hub's ``hf`` CLI: each command module builds its own Typer group
+(``config_app``, ``models_app``) or exposes its command function (``run_command``), and never
+imports this module; this module imports them and registers them. Imports go one way
+(``app`` -> command modules), so there is no import cycle, and the order of the commands in
+``hfdl --help`` and in the README's reference is the order of the registrations below.
+
+To add a command: write ``foo_command`` (or a ``foo_app`` group) in ``hfdl/cli/foo.py``,
+import it here and register it with ``app.command("foo")(foo_command)`` or
+``app.add_typer(foo_app, name="foo")``.
+"""
 
 from __future__ import annotations
 
 import typer
 
 from hfdl import __version__
+from hfdl.cli.cleanup import cleanup_command
+from hfdl.cli.config import config_app
 from hfdl.cli.context import AppContext
+from hfdl.cli.logs import logs_command
+from hfdl.cli.models import models_app
 from hfdl.cli.options import ConfigOption, DebugOption, QuietOption, ScopeOption, VerboseOption
+from hfdl.cli.run import run_command
+from hfdl.cli.status import status_command
 
 app = typer.Typer(
     name="hfdl",
@@ -51,16 +68,31 @@ def main_options(
     )
 
 
-def _register() -> None:
-    # Imported here, after `app` exists, because each command module decorates `app`.
-    from hfdl.cli import cleanup as _cleanup  # noqa: F401
-    from hfdl.cli import config as _config  # noqa: F401
-    from hfdl.cli import lifecycle as _lifecycle  # noqa: F401
-    from hfdl.cli import logs as _logs  # noqa: F401
-    from hfdl.cli import models as _models  # noqa: F401
-    from hfdl.cli import run as _run  # noqa: F401
-    from hfdl.cli import schedule as _schedule  # noqa: F401
-    from hfdl.cli import status as _status  # noqa: F401
+def _register_start_and_stop() -> None:
+    """PENDING (issue 12): :mod:`hfdl.cli.lifecycle` still decorates ``app`` when imported.
+
+    Importing it here, between ``cleanup`` and ``logs``, keeps ``start`` and ``stop`` where
+    ``hfdl --help`` lists them. Once it exposes ``start_command`` and ``stop_command`` like
+    the other modules, register them here with ``app.command`` and delete this function.
+    """
+    from hfdl.cli import lifecycle  # noqa: F401  (imported for its decorators)
 
 
-_register()
+def _register_schedule_group() -> None:
+    """PENDING (issue 12): :mod:`hfdl.cli.schedule` still adds its group to ``app`` when
+    imported. Once it only builds ``schedule_app``, register it here with
+    ``app.add_typer(schedule_app, name="schedule")`` and delete this function."""
+    from hfdl.cli import schedule  # noqa: F401  (imported for its app.add_typer)
+
+
+# Top-level commands first (Typer lists them before the groups), in --help's order.
+app.command("cleanup")(cleanup_command)
+_register_start_and_stop()
+app.command("logs")(logs_command)
+app.command("run")(run_command)
+app.command("status")(status_command)
+
+# Command groups.
+app.add_typer(config_app, name="config")
+app.add_typer(models_app, name="models")
+_register_schedule_group()

@@ -1,24 +1,24 @@
 """``hfdl cleanup``: remove superseded revisions, removed models, files no longer selected and
-orphaned partial downloads."""
+orphaned partial downloads.
+
+One top-level command: :mod:`hfdl.cli.app` registers :func:`cleanup_command` as ``cleanup``.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption
+from hfdl.cli.output import print_json, print_text, print_warning
 
 if TYPE_CHECKING:
     from hfdl.services.cleanup.clean import CleanupReport
     from hfdl.services.cleanup.report import KeptItem
 
 
-@app.command("cleanup")
 def cleanup_command(
     context: typer.Context,
     dry_run: Annotated[
@@ -41,11 +41,11 @@ def cleanup_command(
     app_context: AppContext = context.obj
     report = run_cleanup(app_context.settings(), dry_run=dry_run)
     for warning in report.warnings:
-        sys.stderr.write(f"hfdl: warning: {warning}\n")
+        print_warning(warning)
     if json_output:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        print_json(report.to_dict())
         return
-    sys.stdout.write(render_report(report, show_kept=app_context.verbose))
+    print_text(render_report(report, show_kept=app_context.verbose))
 
 
 def render_report(report: CleanupReport, *, show_kept: bool = False) -> str:

@@ -3,21 +3,30 @@
 Thin: parse, call :mod:`hfdl.services.configure` / :mod:`hfdl.services.config_check`,
 render. Data goes to stdout, messages to stderr. ``set`` and ``reset`` never load the
 settings first, so that they can repair a file that no longer loads.
+
+This module builds the ``config`` group (:data:`config_app`); :mod:`hfdl.cli.app` adds it.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption
+from hfdl.cli.output import (
+    print_error,
+    print_json,
+    print_lines,
+    print_message,
+    print_note,
+    print_table,
+    print_text,
+)
 
 if TYPE_CHECKING:
     from hfdl.services.configure import ConfigView
@@ -28,7 +37,6 @@ config_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(config_app, name="config")
 
 
 class ExportFormat(enum.StrEnum):
@@ -60,9 +68,9 @@ def show_command(
     app_context: AppContext = context.obj
     view = show_config(app_context.settings())
     if json_output:
-        sys.stdout.write(json.dumps(view.to_dict(), indent=2) + "\n")
+        print_json(view.to_dict())
     elif yaml_output:
-        sys.stdout.write(_render_yaml(view))
+        print_text(_render_yaml(view))
     else:
         _print_table(view)
 
@@ -76,13 +84,11 @@ def _token_line(view: ConfigView) -> str:
 
 
 def _print_table(view: ConfigView) -> None:
-    from hfdl.cli.render import print_table
-
     where = view.config_file or "none (defaults and environment only)"
-    sys.stdout.write(f"configuration file: {where}\n")
+    print_lines([f"configuration file: {where}"])
     rows = [(shown.key, _plain_value(shown.value), shown.source) for shown in view.settings]
     print_table(["KEY", "VALUE", "SOURCE"], rows)
-    sys.stdout.write(_token_line(view) + "\n")
+    print_lines([_token_line(view)])
 
 
 def _plain_value(value: object) -> str:
@@ -95,7 +101,7 @@ def _plain_value(value: object) -> str:
 
 
 def _render_yaml(view: ConfigView) -> str:
-    from hfdl.config.yaml_io import yaml_scalar
+    from hfdl.services.configure import yaml_scalar
 
     lines = [
         f"# hfdl configuration as loaded from {view.config_file or 'defaults and environment'}",
@@ -135,9 +141,8 @@ def set_command(
     as root) is created. Comments and layout are kept. An unknown key or invalid value
     changes nothing (exit 78).
     """
-    from hfdl.config.yaml_io import yaml_scalar
     from hfdl.errors import UsageError
-    from hfdl.services.configure import set_values, target_config_file
+    from hfdl.services.configure import set_values, target_config_file, yaml_scalar
 
     if len(assignments) % 2:
         raise UsageError(
@@ -149,18 +154,16 @@ def set_command(
     path = target_config_file(app_context.config_path)
     result = set_values(path, pairs)
     verb = "created" if result.created else "updated"
-    sys.stderr.write(f"hfdl: {verb} {result.path}\n")
+    print_message(f"{verb} {result.path}")
     for change in result.changes:
         old = yaml_scalar(change.old) if change.was_set else "(not set)"
-        sys.stderr.write(f"hfdl: {change.key}: {old} -> {yaml_scalar(change.new)}\n")
+        print_message(f"{change.key}: {old} -> {yaml_scalar(change.new)}")
         if change.overridden_by:
-            sys.stderr.write(
-                f"hfdl: note: {change.overridden_by} is set and still overrides {change.key}\n"
-            )
+            print_note(f"{change.overridden_by} is set and still overrides {change.key}")
     if not result.comments_kept:
-        sys.stderr.write(
-            "hfdl: note: the file's comments could not be kept; it was rewritten as clean YAML "
-            "with each setting's description as a comment\n"
+        print_note(
+            "the file's comments could not be kept; it was rewritten as clean YAML "
+            "with each setting's description as a comment"
         )
 
 
@@ -185,12 +188,12 @@ def reset_command(
                 hint="add --yes to reset without asking",
             )
         if not typer.confirm(f"Reset {path} to the defaults (the old file is kept)?"):
-            sys.stderr.write("hfdl: nothing was changed\n")
+            print_message("nothing was changed")
             return 1
     result = reset_config(path)
     if result.backup is not None:
-        sys.stderr.write(f"hfdl: the old configuration is kept as {result.backup}\n")
-    sys.stderr.write(f"hfdl: wrote the defaults to {result.path}\n")
+        print_message(f"the old configuration is kept as {result.backup}")
+    print_message(f"wrote the defaults to {result.path}")
     return 0
 
 
@@ -206,15 +209,15 @@ def validate_command(context: typer.Context, json_output: JsonOption = False) ->
     app_context: AppContext = context.obj
     report = validate_everything(app_context.config_path)
     if json_output:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        print_json(report.to_dict())
     else:
         lines = [f"checked {note}" for note in report.notes]
         lines.extend(f"problem: [{finding.check}] {finding.problem}" for finding in report.problems)
         lines.append("valid" if report.valid else f"{len(report.problems)} problem(s) found")
-        sys.stdout.write("\n".join(lines) + "\n")
+        print_lines(lines)
     if report.valid:
         return 0
-    sys.stderr.write(f"hfdl: error: {len(report.problems)} problem(s) found\n")
+    print_error(f"{len(report.problems)} problem(s) found")
     return EX_CONFIG
 
 
@@ -240,13 +243,12 @@ def export_command(
 
     The output loads back as a configuration file giving the same settings.
     """
-    from hfdl.config.edit import write_atomically
-    from hfdl.services.configure import export_text
+    from hfdl.services.configure import export_text, write_export
 
     app_context: AppContext = context.obj
     text = export_text(app_context.settings(), export_format.value)
     if output is None:
-        sys.stdout.write(text)
+        print_text(text)
         return
-    write_atomically(output, text)
-    sys.stderr.write(f"hfdl: wrote {output}\n")
+    write_export(output, text)
+    print_message(f"wrote {output}")

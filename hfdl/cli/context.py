@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from hfdl.config import Settings
+    from hfdl.services.invocation import Settings
 
 
 @dataclass
@@ -26,12 +26,13 @@ class AppContext:
     _settings: Settings | None = field(default=None, repr=False)
 
     def scope(self) -> str:
-        """``user`` or ``system``: from ``--user/--system``, else system for root."""
-        if self.user_scope is not None:
-            return "user" if self.user_scope else "system"
-        import os
+        """``user`` or ``system``: from ``--user/--system``, else system for root.
 
-        return "system" if os.geteuid() == 0 else "user"
+        Services that talk to systemd take this name.
+        """
+        from hfdl.services.invocation import scope_name
+
+        return scope_name(self.user_scope)
 
     def settings(self, *, log_file: bool = True) -> Settings:
         """Load (once) and return the effective settings; configure logging from them.
@@ -45,22 +46,9 @@ class AppContext:
             ConfigError, ConfigFileNotFound: the configuration is invalid or missing.
         """
         if self._settings is None:
-            import logging
+            from hfdl.services.invocation import load_settings_and_logging
 
-            from hfdl.config import load_settings
-            from hfdl.logs.setup import configure_logging
-
-            self._settings = load_settings(self.config_path)
-            target = configure_logging(
-                self._settings.log_level,
-                verbose=self.verbose,
-                quiet=self.quiet,
-                state_directory=self._settings.state_directory if log_file else None,
-            )
-            logging.getLogger("hfdl").debug(
-                "configuration %s; logging at DEBUG to %s%s",
-                self.config_path or "found by the default search",
-                target,
-                "" if log_file or target == "journal" else " (no log file)",
+            self._settings = load_settings_and_logging(
+                self.config_path, verbose=self.verbose, quiet=self.quiet, log_file=log_file
             )
         return self._settings

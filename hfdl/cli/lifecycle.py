@@ -59,9 +59,8 @@ def start_command(
         serve_foreground(settings)
         return
     from hfdl.services.lifecycle import sync_units
-    from hfdl.systemd.manager import Scope
 
-    report = sync_units(settings, Scope(app_context.scope()), start=True)
+    report = sync_units(settings, app_context.scope(), start=True)
     _print_report(report.to_dict(), json_output)
 
 
@@ -73,10 +72,9 @@ def stop_command(context: typer.Context, json_output: JsonOption = False) -> Non
     run resumes them); this command says which units, sessions and models it stopped.
     """
     from hfdl.services.lifecycle import stop
-    from hfdl.systemd.manager import Scope
 
     app_context: AppContext = context.obj
-    report = stop(app_context.settings(), Scope(app_context.scope()))
+    report = stop(app_context.settings(), app_context.scope())
     if json_output:
         sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
         return

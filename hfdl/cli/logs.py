@@ -1,8 +1,10 @@
-"""``hfdl logs``: hfdl's log records from the journal (and ``hfdl.log``), filtered."""
+"""``hfdl logs``: hfdl's log records from the journal (and ``hfdl.log``), filtered.
+
+One top-level command: :mod:`hfdl.cli.app` registers :func:`logs_command` as ``logs``.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterable
@@ -10,14 +12,13 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
+from hfdl.cli.output import flush, print_json_line, print_lines, print_note
 
 if TYPE_CHECKING:
-    from hfdl.logs.reader import LogReading, LogRecord
+    from hfdl.services.logs import LogReading, LogRecord
 
 
-@app.command("logs")
 def logs_command(
     context: typer.Context,
     tail: Annotated[
@@ -63,26 +64,18 @@ def logs_command(
     Records of runs started by hand (kept in <state_directory>/hfdl.log) are merged in by
     time. Where no journald runs, only that file is read, and a note on stderr says so.
     """
-    from hfdl.logs.reader import LogQuery, follow_logs, read_logs
-    from hfdl.logs.setup import log_file_path
-    from hfdl.logs.timespec import parse_since
+    from hfdl.services.logs import follow_records, log_query, read_records
 
     app_context: AppContext = context.obj
     settings = app_context.settings()
-    query = LogQuery(
-        tail=tail,
-        session_id=session,
-        model=model,
-        since=parse_since(since) if since is not None else None,
-    )
-    log_file = log_file_path(settings.state_directory)
+    query = log_query(tail=tail, session_id=session, model=model, since=since)
     try:
         if not follow:
-            reading = read_logs(query, log_file)
+            reading = read_records(settings, query)
             _print_notes(reading)
             _print_records(reading.records, as_json=json_output)
             return 0
-        reading, more = follow_logs(query, log_file)
+        reading, more = follow_records(settings, query)
         _print_notes(reading)
         _print_records(reading.records, as_json=json_output)
         for record in more:
@@ -98,7 +91,7 @@ def logs_command(
 
 def _print_notes(reading: LogReading) -> None:
     for note in reading.notes:
-        sys.stderr.write(f"hfdl: note: {note}\n")
+        print_note(note)
 
 
 def format_record(record: LogRecord) -> str:
@@ -115,8 +108,8 @@ def format_record(record: LogRecord) -> str:
 def _print_records(records: Iterable[LogRecord], *, as_json: bool) -> None:
     """Write records on stdout, flushed at once (``--follow`` output goes to pipes too)."""
     for record in records:
-        line = (
-            json.dumps(record.to_dict(), ensure_ascii=False) if as_json else format_record(record)
-        )
-        sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+        if as_json:
+            print_json_line(record.to_dict())
+        else:
+            print_lines([format_record(record)])
+    flush()

@@ -6,19 +6,17 @@ stdout (tables, or JSON with ``--json``), messages to stderr. Only the options t
 the Hub (``add --check``, ``update --check``, ``verify --repair``) load ``huggingface_hub``:
 ``hfdl models list`` must start fast. Option types and their help texts are in
 :mod:`hfdl.cli.models_options`.
+
+This module builds the ``models`` group (:data:`models_app`); :mod:`hfdl.cli.app` adds it.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 from hfdl.cli.models_options import (
     AttemptsOption,
@@ -52,9 +50,10 @@ from hfdl.cli.models_options import (
     UpdateExistingOption,
     VerifyJsonOption,
 )
+from hfdl.cli.output import print_json, print_message, print_note
 
 if TYPE_CHECKING:
-    from hfdl.config import Settings
+    from hfdl.services.invocation import Settings
     from hfdl.services.models.manage import EditResult
 
 models_app = typer.Typer(
@@ -64,35 +63,11 @@ models_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(models_app, name="models")
 
 
 def _settings(context: typer.Context) -> Settings:
     app_context: AppContext = context.obj
     return app_context.settings()
-
-
-def _use_configured_endpoint(settings: Settings) -> None:
-    """Point huggingface_hub at the configured Hub, before anything imports it."""
-    # huggingface_hub reads HF_ENDPOINT once, when imported: its own calls (user agent,
-    # defaults) must go to the configured endpoint too, as `hfdl run` makes them.
-    os.environ["HF_ENDPOINT"] = settings.endpoint
-
-
-def _token_for_hub(settings: Settings) -> str | None:
-    """Prepare to talk to the Hub: the endpoint, and the token (None: anonymous)."""
-    _use_configured_endpoint(settings)
-    from hfdl.token import read_token
-
-    return read_token()
-
-
-def _note(message: str) -> None:
-    sys.stderr.write(f"hfdl: {message}\n")
-
-
-def _print_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2) + "\n")
 
 
 def _entry(
@@ -167,7 +142,7 @@ def show_command(
 
     details = show_model(_settings(context), name, attempts=attempts)
     if json_output:
-        _print_json(details.to_dict())
+        print_json(details.to_dict())
     else:
         print_details(details)
 
@@ -182,7 +157,7 @@ def validate_command(context: typer.Context) -> None:
     from hfdl.services.models.manage import validate_catalog
 
     catalog = validate_catalog(_settings(context))
-    _note(f"{catalog.path} is valid: {len(catalog.models)} model(s)")
+    print_message(f"{catalog.path} is valid: {len(catalog.models)} model(s)")
 
 
 # -- add, update, remove ---------------------------------------------------------------------
@@ -208,6 +183,7 @@ def add_command(
     The next 'hfdl run' downloads it. Every value is checked with the catalog's rules before
     anything is written; a model already listed is an error (exit 65) unless --update.
     """
+    from hfdl.services.invocation import prepare_hub_access
     from hfdl.services.models.manage import add_model
 
     settings = _settings(context)
@@ -223,7 +199,7 @@ def add_command(
         include=include,
         exclude=exclude,
     )
-    token = _token_for_hub(settings) if check else None
+    token = prepare_hub_access(settings) if check else None
     result = add_model(settings, entry, update_existing=update, check=check, token=token)
     _report_edit(result)
 
@@ -252,6 +228,7 @@ def update_command(
     fetches what is now wanted.
     """
     from hfdl.errors import UsageError
+    from hfdl.services.invocation import prepare_hub_access
     from hfdl.services.models.manage import update_model
 
     if clear_tags and tag:
@@ -275,7 +252,7 @@ def update_command(
         changes["tags"] = None
     if clear_patterns:
         changes |= {"allow_patterns": None, "ignore_patterns": None}
-    token = _token_for_hub(settings) if check else None
+    token = prepare_hub_access(settings) if check else None
     result = update_model(settings, name, changes, status=status, check=check, token=token)
     _report_edit(result)
 
@@ -285,7 +262,7 @@ def _report_edit(result: EditResult) -> None:
     if hub is not None:
         from hfdl.sizes import format_size
 
-        _note(
+        print_message(
             f"{hub.repo_id}@{hub.revision} is commit {hub.commit_sha[:12]} on the Hub:"
             f" {hub.files} of {hub.files_total} file(s) selected, {format_size(hub.bytes)}"
         )
@@ -294,11 +271,11 @@ def _report_edit(result: EditResult) -> None:
         "updated": f"updated {result.name} in {result.catalog_path}",
         "unchanged": f"{result.name} in {result.catalog_path} already has these values",
     }
-    _note(messages[result.action])
+    print_message(messages[result.action])
     if result.status is not None:
-        _note(f"status of {result.name} set to {result.status} in the state database")
+        print_message(f"status of {result.name} set to {result.status} in the state database")
     for note in result.notes:
-        _note(f"note: {note}")
+        print_note(note)
 
 
 @models_app.command("remove")
@@ -318,16 +295,16 @@ def remove_command(
     from hfdl.sizes import format_size
 
     result = remove_model(_settings(context), name, purge=purge)
-    _note(f"removed {result.name} from {result.catalog_path}")
+    print_message(f"removed {result.name} from {result.catalog_path}")
     if result.purged:
-        _note(
+        print_message(
             f"purged {result.cache_path}: freed {format_size(result.bytes_freed)}"
             f" ({result.bytes_freed} bytes)"
         )
     for note in result.notes:
-        _note(f"note: {note}")
+        print_note(note)
     if json_output:
-        _print_json(result.to_dict())
+        print_json(result.to_dict())
 
 
 # -- verify ------------------------------------------------------------------------------------
@@ -349,14 +326,15 @@ def verify_command(
     """
     from hfdl.cli.models_render import print_report
     from hfdl.errors import VerificationFailed
+    from hfdl.services.invocation import use_configured_endpoint
     from hfdl.services.verify.check import LogVerifyObserver, verify
 
     settings = _settings(context)
     if repair:
-        _use_configured_endpoint(settings)  # the repair reads the token when it needs it
+        use_configured_endpoint(settings)  # the repair reads the token when it needs it
     report = verify(settings, names or None, repair=repair, observer=LogVerifyObserver())
     if json_output:
-        _print_json(report.to_dict())
+        print_json(report.to_dict())
     else:
         print_report(report)
     if not report.ok:

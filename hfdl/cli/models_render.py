@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from hfdl.cli.render import print_table
+from hfdl.cli.output import print_json_list, print_message, print_table, print_text
+from hfdl.services.models.views import is_commit_sha, iso_utc
 from hfdl.sizes import format_size, parse_size
-from hfdl.store.rows import iso_utc
 
 if TYPE_CHECKING:
     from hfdl.services.models.views import ModelDetails, ModelSummary
@@ -18,17 +16,15 @@ if TYPE_CHECKING:
 
 
 def print_summaries_json(summaries: Sequence[ModelSummary]) -> None:
-    """Print ``models list --json``: a JSON list, one model object per line."""
-    # Each object is encoded by the C encoder: 10,000 models in well under a second, where
-    # indent=2 would fall back to the pure-Python encoder for the whole document.
-    lines = ",\n".join(json.dumps(summary.to_dict()) for summary in summaries)
-    sys.stdout.write(f"[\n{lines}\n]\n" if lines else "[]\n")
+    """Print ``models list --json``: a JSON list, one model object per line (fast for long
+    catalogs)."""
+    print_json_list(summary.to_dict() for summary in summaries)
 
 
 def print_summaries(summaries: Sequence[ModelSummary]) -> None:
     """Print ``models list`` as a table (a note on stderr when nothing matches)."""
     if not summaries:
-        sys.stderr.write("hfdl: no models match\n")
+        print_message("no models match")
     print_table(
         [
             "NAME",
@@ -59,8 +55,6 @@ def print_summaries(summaries: Sequence[ModelSummary]) -> None:
 
 
 def _short_revision(revision: str) -> str:
-    from hfdl.hub.cache import is_commit_sha
-
     return revision[:12] if is_commit_sha(revision) else revision
 
 
@@ -114,8 +108,8 @@ def print_details(details: ModelDetails) -> None:
         ("cache folder", str(details.cache_path)),
     ]
     width = max(len(label) for label, _ in fields) + 1
-    sys.stdout.write("".join(f"{label + ':':<{width}} {value}\n" for label, value in fields))
-    sys.stdout.write(f"\nfiles ({len(details.files)}):\n")
+    print_text("".join(f"{label + ':':<{width}} {value}\n" for label, value in fields))
+    print_text(f"\nfiles ({len(details.files)}):\n")
     if details.files:
         print_table(
             ["PATH", "SIZE", "HASH", "VERIFIED", "STATE"],
@@ -130,7 +124,7 @@ def print_details(details: ModelDetails) -> None:
                 for file in details.files
             ],
         )
-    sys.stdout.write(f"\nattempts ({len(details.attempts)}, newest first):\n")
+    print_text(f"\nattempts ({len(details.attempts)}, newest first):\n")
     if details.attempts:
         print_table(
             ["SESSION", "STARTED", "STATUS", "BYTES", "RETRIES", "ERROR"],
@@ -151,7 +145,7 @@ def print_details(details: ModelDetails) -> None:
 def print_report(report: VerifyReport) -> None:
     """Print ``models verify``: one row per model, then one per file that had a problem."""
     if not report.models:
-        sys.stderr.write("hfdl: no downloaded models to verify\n")
+        print_message("no downloaded models to verify")
         return
     print_table(
         ["MODEL", "COMMIT", "FILES", "RESULT", "DETAIL"],
@@ -173,5 +167,5 @@ def print_report(report: VerifyReport) -> None:
         if check.problem is not None
     ]
     if problems:
-        sys.stdout.write("\n")
+        print_text("\n")
         print_table(["MODEL", "FILE", "PROBLEM", "REPAIRED", "ERROR"], problems)

@@ -15,7 +15,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from hfdl.engine.events import LogObserver, ModelOutcome, RunResult
+from hfdl.services.run_events import LogObserver, ModelOutcome, RunResult
 
 
 class ProgressObserver(LogObserver):

@@ -1,26 +1,29 @@
-"""``hfdl run``: the oneshot that systemd's timer fires (and that people run by hand)."""
+"""``hfdl run``: the oneshot that systemd's timer fires (and that people run by hand).
+
+One top-level command: :mod:`hfdl.cli.app` registers :func:`run_command` as ``run``. The
+download engine is imported only inside the command: ``hfdl --help`` must not load it.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption, ModelOption, ScheduleOption, TagOption
-from hfdl.errors import RunFailed, TemporaryRunFailure
+from hfdl.cli.output import print_json, print_lines, print_message, print_table
 
 if TYPE_CHECKING:
-    from hfdl.engine.events import RunObserver, RunResult
+    from hfdl.services.run_events import RunObserver, RunResult
+    from hfdl.services.run_report import ModelPlan
 
 
-@app.command("run")
 def run_command(
     context: typer.Context,
     schedule: ScheduleOption = None,
@@ -68,34 +71,32 @@ def run_command(
     app_context: AppContext = context.obj
     # A dry run writes nothing, not even a line in the log file.
     settings = app_context.settings(log_file=not dry_run)
-    # huggingface_hub reads HF_ENDPOINT once, at import: make the library's own calls (its
-    # user-agent probe, its defaults) go to the configured endpoint, never to another Hub.
-    os.environ["HF_ENDPOINT"] = settings.endpoint
+    from hfdl.services.invocation import read_hub_token, use_configured_endpoint
+
+    # huggingface_hub reads HF_ENDPOINT once, at import: set it before the engine is imported,
+    # so that the library's own calls (its user-agent probe, its defaults) go there too.
+    use_configured_endpoint(settings)
     from hfdl.services.run import Runner, RunOptions
-    from hfdl.token import read_token
+    from hfdl.services.run_report import check_plans, check_result, run_trigger
 
     options = RunOptions(
         schedule_name=schedule,
         tags=frozenset(tag) if tag else None,
         model_names=frozenset(model) if model else None,
-        max_concurrent=max_concurrent,
+        concurrent_downloads=max_concurrent,
         dry_run=dry_run,
         wait_for_lock=wait or wait_timeout is not None,
         wait_timeout=wait_timeout,
         force_check=check,
-        trigger=_trigger(schedule),
+        trigger=run_trigger(schedule),
     )
     stop = threading.Event()
     observer = _make_observer(json_output)
-    runner = Runner(settings, observer, token=read_token(), stop=stop)
+    runner = Runner(settings, observer, token=read_hub_token(), stop=stop)
     if dry_run:
-        from hfdl.cli.render import print_plans
-
         plans = runner.dry_run(options)
         print_plans(plans, as_json=json_output)
-        refused = [plan.name for plan in plans if plan.action in ("error", "skip")]
-        if refused:
-            raise RunFailed(f"{len(refused)} model(s) could not be planned: {', '.join(refused)}")
+        check_plans(plans)
         return 0
     from hfdl.errors import Cancelled
 
@@ -109,47 +110,46 @@ def run_command(
     if received:
         return _end_by_signal(received[0], result, json_output)
     if json_output:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
-    if result.failed:
-        names = ", ".join(outcome.name for outcome in result.failed)
-        if result.temporary_failure:
-            raise TemporaryRunFailure(
-                f"{len(result.failed)} model(s) did not complete on temporary errors (the Hub "
-                f"unavailable, a stalled or timed-out transfer): {names}",
-                hint="a later run resumes them; a scheduled run is retried by systemd after "
-                "service.retry_delay_seconds",
-            )
-        raise RunFailed(f"{len(result.failed)} model(s) did not complete: {names}")
-    if result.status == "failed":
-        raise RunFailed(
-            "verification found damaged files on disk",
-            hint="see `hfdl models verify`; set verify_on_run: repair to fetch them again",
-        )
+        print_json(result.to_dict())
+    check_result(result)
     return 0
+
+
+def print_plans(plans: Sequence[ModelPlan], *, as_json: bool) -> None:
+    """Print what a run would do: a table and the total to download, or a JSON list."""
+    from hfdl.services.run_report import plan_to_dict
+    from hfdl.sizes import format_size
+
+    if as_json:
+        print_json([plan_to_dict(plan) for plan in plans])
+        return
+    rows = [
+        (
+            plan.name,
+            plan.action,
+            plan.candidate.reason,
+            (plan.revision.commit_sha[:12] if plan.revision else ""),
+            f"{len(plan.missing)}/{len(plan.files)}",
+            format_size(plan.bytes_missing),
+            format_size(plan.bytes_total),
+            str(plan.error) if plan.error else "",
+        )
+        for plan in plans
+    ]
+    print_table(["MODEL", "ACTION", "WHY", "COMMIT", "FILES", "TO FETCH", "TOTAL", "NOTE"], rows)
+    total = sum(plan.bytes_missing for plan in plans if plan.action == "download")
+    print_lines([f"total to download: {format_size(total)}"])
 
 
 def _make_observer(json_output: bool) -> RunObserver:
     """Progress bars on an interactive terminal; plain log lines anywhere else."""
-    from hfdl.engine.events import LogObserver
-    from hfdl.engine.notify import wrap_for_systemd
+    from hfdl.services.run_events import LogObserver, wrap_for_systemd
 
     if not json_output and sys.stderr.isatty() and not os.environ.get("JOURNAL_STREAM"):
         from hfdl.cli.progress import ProgressObserver
 
         return wrap_for_systemd(ProgressObserver())
     return wrap_for_systemd(LogObserver())
-
-
-def _trigger(schedule: str | None) -> str:
-    """``timer`` only for a run its schedule's timer started, else ``manual``.
-
-    systemd (>= 251) sets ``TRIGGER_UNIT`` to the timer's name in the environment of the
-    service a timer starts; a ``systemctl start`` by hand, or ``hfdl run --schedule`` in a
-    shell, has none (``INVOCATION_ID`` alone only says that systemd runs us).
-    """
-    if schedule and os.environ.get("TRIGGER_UNIT", "").endswith(".timer"):
-        return "timer"
-    return "manual"
 
 
 def _install_stop_handlers(stop: threading.Event, observer: RunObserver) -> list[int]:
@@ -159,7 +159,7 @@ def _install_stop_handlers(stop: threading.Event, observer: RunObserver) -> list
     Returns:
         The list the handlers append each received signal's number to.
     """
-    from hfdl.engine.notify import record_stop_signal
+    from hfdl.services.run_events import record_stop_signal
 
     received: list[int] = []
 
@@ -180,16 +180,16 @@ def _end_by_signal(signum: int, result: RunResult | None, json_output: bool) -> 
     a shell and systemd expect of a stopped program: a shell sees 128+N and stops a script's
     loop on Ctrl-C, and the unit, which lists SIGTERM in SuccessExitStatus=, ends with
     Result=success instead of failed. The signal is raised at interpreter exit
-    (:func:`~hfdl.engine.process_exit.exit_by_signal_at_exit`), after the CLI's exit point.
+    (:func:`~hfdl.services.invocation.exit_by_signal_at_exit`), after the CLI's exit point.
 
     Returns:
         0 (never seen: the process ends by the signal).
     """
-    from hfdl.engine.process_exit import exit_by_signal_at_exit
+    from hfdl.services.invocation import exit_by_signal_at_exit
 
     if json_output and result is not None:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        print_json(result.to_dict())
     name = signal.Signals(signum).name
-    sys.stderr.write(f"hfdl: stopped by {name}; partial files kept, the next run resumes them\n")
+    print_message(f"stopped by {name}; partial files kept, the next run resumes them")
     exit_by_signal_at_exit(signum)
     return 0

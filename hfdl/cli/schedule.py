@@ -3,8 +3,8 @@
 Commands are thin: parse, call :mod:`hfdl.services.schedules`, render. After every change
 they call one hook, :func:`hfdl.services.lifecycle.sync_units`, which makes systemd's
 timers match the database (when hfdl is started in that scope; otherwise it only notes it).
-Input is validated completely before the database is even opened, so a refused command
-writes nothing.
+The services validate input completely before the database is even opened, so a refused
+command writes nothing.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -22,11 +22,10 @@ from hfdl.cli.options import JsonOption
 
 if TYPE_CHECKING:
     from datetime import datetime
-    from pathlib import Path
 
     from hfdl.config import Settings
     from hfdl.services.schedules import ScheduleOverview
-    from hfdl.store import ScheduleRow, Store
+    from hfdl.store.rows import ScheduleRow
 
 schedule_app = typer.Typer(
     name="schedule",
@@ -41,12 +40,6 @@ IdOrNameArgument = Annotated[
 ]
 
 
-def _open_store(settings: Settings) -> Store:
-    from hfdl.store import Store
-
-    return Store(settings.db_path)
-
-
 def _sync_systemd(app_context: AppContext) -> None:
     """Make systemd's units match the database: the one hook every change calls.
 
@@ -55,10 +48,9 @@ def _sync_systemd(app_context: AppContext) -> None:
     """
     from hfdl.errors import SystemdError
     from hfdl.services.lifecycle import sync_units
-    from hfdl.systemd.manager import Scope
 
     try:
-        report = sync_units(app_context.settings(), Scope(app_context.scope()))
+        report = sync_units(app_context.settings(), app_context.scope())
     except SystemdError as error:
         raise SystemdError(
             f"the schedule change is saved, but systemd was not updated: {error.message}",
@@ -71,13 +63,12 @@ def _sync_systemd(app_context: AppContext) -> None:
 def _change(
     context: typer.Context,
     id_or_name: str,
-    action: Callable[[Store, str], ScheduleRow],
+    action: Callable[[Settings, str], ScheduleRow],
     outcome: str,
 ) -> None:
     """Apply one change to one schedule, report it, then sync systemd."""
     app_context: AppContext = context.obj
-    with _open_store(app_context.settings()) as store:
-        row = action(store, id_or_name)
+    row = action(app_context.settings(), id_or_name)
     sys.stderr.write(f"hfdl: schedule {row.name!r} (id {row.id}) {outcome}\n")
     _sync_systemd(app_context)
 
@@ -125,7 +116,7 @@ def create_command(
             show_default=False,
         ),
     ] = None,
-    max_concurrent: Annotated[
+    concurrent_downloads: Annotated[
         int | None,
         typer.Option(
             "--max-concurrent",
@@ -153,45 +144,19 @@ def create_command(
 
     Example: hfdl schedule create --name nightly --type daily --time 23:00 --tags nlp
     """
-    from hfdl.errors import InvalidSchedule
-    from hfdl.services.schedules import (
-        check_new_schedule,
-        create_schedule,
-        defaults_for_create,
-        split_tags,
-    )
+    from hfdl.services.schedules import create_schedule, split_tags
 
     app_context: AppContext = context.obj
-    settings = app_context.settings()
-    chosen_type, chosen_time, chosen_day = defaults_for_create(
-        settings, schedule_type=schedule_type, time=time, day=day
+    row = create_schedule(
+        app_context.settings(),
+        name=name,
+        schedule_type=schedule_type,
+        time=time,
+        day=day,
+        concurrent_downloads=concurrent_downloads,
+        tags=split_tags(tags),
+        enabled=not disabled,
     )
-    chosen_max = (
-        max_concurrent
-        if max_concurrent is not None
-        else settings.default_schedule.max_concurrent_downloads
-    )
-    fields: dict[str, Any] = {
-        "name": name,
-        "schedule_type": chosen_type,
-        "time": chosen_time,
-        "day": chosen_day,
-        "max_concurrent": chosen_max,
-        "tags": split_tags(tags),
-        "enabled": not disabled,
-    }
-    try:
-        # Before opening the database: a refused command must not even create the file.
-        check_new_schedule(**fields)
-    except InvalidSchedule:
-        if settings.db_path.exists():
-            # The database exists: let the service add "name taken" to the problems, so
-            # that every mistake is reported at once. It raises before writing anything.
-            with _open_store(settings) as store:
-                create_schedule(store, settings=settings, **fields)
-        raise
-    with _open_store(settings) as store:
-        row = create_schedule(store, settings=settings, **fields)
     state = "enabled" if row.enabled else "disabled"
     sys.stderr.write(f"hfdl: created schedule {row.name!r} (id {row.id}, {state})\n")
     _sync_systemd(app_context)
@@ -201,15 +166,11 @@ def create_command(
 def list_command(context: typer.Context, json_output: JsonOption = False) -> None:
     """List schedules with their next run (systemd calendar time, before the timer's
     random delay) and their last run's result."""
-    from hfdl.services.schedules import list_schedules, overview
+    from hfdl.services.schedules import list_overviews
 
     app_context: AppContext = context.obj
-    settings = app_context.settings()
-    # No database yet means no schedules: say so rather than create the file just to read it.
-    entries: list[ScheduleOverview] = []
-    if settings.db_path.exists():
-        with _open_store(settings) as store:
-            entries = overview(store, list_schedules(store), run_lock=_run_lock(settings))
+    # No database yet means no schedules: the service says so rather than create the file.
+    entries = list_overviews(app_context.settings())
     if json_output:
         sys.stdout.write(json.dumps([entry.to_dict() for entry in entries], indent=2) + "\n")
         return
@@ -220,13 +181,6 @@ def list_command(context: typer.Context, json_output: JsonOption = False) -> Non
         )
         return
     _print_schedules(entries)
-
-
-def _run_lock(settings: Settings) -> Path:
-    """The run lock, probed to show a killed run's session as interrupted."""
-    from hfdl.engine.lock import LOCK_FILE_NAME
-
-    return settings.state_directory / LOCK_FILE_NAME
 
 
 @schedule_app.command("show")
@@ -240,28 +194,18 @@ def show_command(
     json_output: JsonOption = False,
 ) -> None:
     """Show one schedule; with --units, the unit files 'hfdl start' would install for it."""
-    from hfdl.services.schedules import get_schedule, overview
+    from hfdl.services.schedules import schedule_units, show_schedule
 
     app_context: AppContext = context.obj
     settings = app_context.settings()
-    with _open_store(settings) as store:
-        entry = overview(store, [get_schedule(store, id_or_name)], run_lock=_run_lock(settings))[0]
+    entry = show_schedule(settings, id_or_name)
     if json_output and not units:
         sys.stdout.write(json.dumps(entry.to_dict(), indent=2) + "\n")
         return
     if not units:
         _print_details(entry)
         return
-    from hfdl.systemd.units import default_executable, render_units
-
-    config_path = settings.config_file.absolute() if settings.config_file else None
-    rendered = render_units(
-        [entry.schedule],
-        scope="user" if app_context.scope() == "user" else "system",
-        executable=default_executable(),
-        config_path=config_path,
-        settings=settings,
-    )
+    rendered = schedule_units(settings, entry.schedule, app_context.scope())
     if json_output:
         document = [{"name": unit.name, "content": unit.content} for unit in rendered]
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
@@ -311,17 +255,16 @@ def _local(moment: datetime | None) -> str:
 
 def _print_schedules(entries: list[ScheduleOverview]) -> None:
     from hfdl.cli.render import print_table
-    from hfdl.services.schedules import describe_when
 
     rows = [
         (
             entry.schedule.id,
             entry.schedule.name,
-            describe_when(entry.schedule),
+            entry.when,
             "yes" if entry.schedule.enabled else "no",
             "yes" if entry.schedule.active else "no",
             ",".join(entry.schedule.tags) or "(all)",
-            entry.schedule.max_concurrent_downloads,
+            entry.schedule.concurrent_downloads,
             _local(entry.next_run),
             _local(entry.last_run.started_at) if entry.last_run else "-",
             entry.last_run.status if entry.last_run else "-",
@@ -333,18 +276,16 @@ def _print_schedules(entries: list[ScheduleOverview]) -> None:
 
 
 def _print_details(entry: ScheduleOverview) -> None:
-    from hfdl.services.schedules import describe_when
-
     schedule, last = entry.schedule, entry.last_run
     lines = [
         ("id", schedule.id),
         ("name", schedule.name),
-        ("when", describe_when(schedule)),
+        ("when", entry.when),
         ("OnCalendar", entry.on_calendar),
         ("enabled", "yes" if schedule.enabled else "no"),
         ("active", "yes" if schedule.active else "no"),
         ("tags", ",".join(schedule.tags) or "(all models)"),
-        ("max concurrent", schedule.max_concurrent_downloads),
+        ("max concurrent", schedule.concurrent_downloads),
         ("next run", _local(entry.next_run)),
         ("last run", f"{_local(last.started_at)} ({last.status})" if last else "-"),
     ]

@@ -10,6 +10,7 @@ Typical use::
 Importing this package is cheap: PyYAML is imported only when a file is actually read.
 """
 
+from hfdl.config.docs import render_reference_markdown
 from hfdl.config.fields import SettingField
 from hfdl.config.loader import find_config_file, load_settings
 from hfdl.config.schema import (
@@ -19,7 +20,6 @@ from hfdl.config.schema import (
     ScheduleSettings,
     ServiceSettings,
     Settings,
-    render_reference_markdown,
 )
 from hfdl.config.validation import InvalidValue, check_value, parse_text, validate_document
 from hfdl.config.yaml_io import dump_settings_yaml

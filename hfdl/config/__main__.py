@@ -4,6 +4,6 @@ Regenerate the committed reference with
 ``uv run python -m hfdl.config > docs/configuration.md``.
 """
 
-from hfdl.config.schema import render_reference_markdown
+from hfdl.config.docs import render_reference_markdown
 
 print(render_reference_markdown(), end="")

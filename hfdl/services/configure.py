@@ -44,6 +44,9 @@ from hfdl.config.edit import (
     render_document,
     write_atomically,
 )
+
+# Re-exported for the CLI, which prints values the way the file spells them.
+from hfdl.config.yaml_io import yaml_scalar as yaml_scalar
 from hfdl.errors import ConfigError, Problem
 
 COMMAND_LINE = "<cli>"
@@ -382,3 +385,12 @@ def export_text(settings: Settings, export_format: str) -> str:
     if export_format == "yaml":
         return dump_settings_yaml(settings)
     raise ValueError(f"unknown export format {export_format!r}: use json or yaml")
+
+
+def write_export(path: Path, text: str) -> None:
+    """Write an exported configuration (:func:`export_text`) to ``path`` atomically.
+
+    Raises:
+        OSError: the directory or file cannot be written; the message names the file.
+    """
+    write_atomically(path, text)

@@ -134,6 +134,52 @@ class ForegroundScheduler:
                 logger.error("scheduled run %s failed: %s", schedule.name, error)
 
 
+def serve_foreground(settings: Settings) -> None:
+    """Be the scheduler (``hfdl start --foreground``) until SIGTERM/SIGINT or ``hfdl stop``.
+
+    Each due schedule runs in this process, recorded as timer-triggered, after waiting for a
+    run already in progress; the schedules are re-read from the database before each wait
+    (the default schedule is created first when there is none). The PID file lets
+    ``hfdl stop`` find this process, and is removed when the loop ends.
+
+    Args:
+        settings: the effective configuration.
+
+    Raises:
+        StoreError: another foreground scheduler already runs, or the database cannot be used.
+    """
+    # The download engine, the store and the Hub client load only here: the rest of this
+    # module serves `hfdl stop` too, which must stay light.
+    from hfdl.engine.events import LogObserver
+    from hfdl.services.run import Runner, RunOptions
+    from hfdl.services.schedules import ensure_default_schedule
+    from hfdl.store import Store
+    from hfdl.token import read_token
+
+    def load_schedules() -> list[ScheduleRow]:
+        store = Store(settings.db_path)
+        try:
+            ensure_default_schedule(store, settings)
+            return store.list_schedules()
+        finally:
+            store.close()
+
+    def run_schedule(schedule_name: str, stop: threading.Event) -> None:
+        runner = Runner(settings, LogObserver(), token=read_token(), stop=stop)
+        runner.run(RunOptions(schedule_name=schedule_name, trigger="timer", wait_for_lock=True))
+
+    scheduler = ForegroundScheduler(
+        settings=settings, run_schedule=run_schedule, load_schedules=load_schedules
+    )
+    pid_file = pid_file_path(settings)
+    write_pid_file(pid_file)
+    scheduler.install_signal_handlers()
+    try:
+        scheduler.serve()
+    finally:
+        remove_pid_file(pid_file)
+
+
 def write_pid_file(path: Path) -> None:
     """Record this process's PID (0644), refusing when a live scheduler already owns it.
 

@@ -2,68 +2,38 @@
 
 systemd is hfdl's scheduler. ``start`` renders the units of every enabled schedule, installs
 them (only ever overwriting files hfdl generated), reloads the manager and enables the timers;
-``stop`` disables them. Schedules stay in the DB either way.
+``stop`` disables them. Schedules stay in the DB either way. The systemd plumbing these use
+cases combine is in :mod:`hfdl.systemd` (``install``, ``manager``, ``units``).
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from hfdl.config import Settings
-from hfdl.errors import SystemdError
-from hfdl.fileio import write_atomically
+from hfdl.errors import InvalidSchedule, SystemdError
 from hfdl.services.stopped_runs import StoppedRun, running_sessions, stopped_runs
-from hfdl.store import Store
-from hfdl.systemd.manager import Scope, Systemctl, parse_timestamp
+from hfdl.systemd.install import (
+    generated_units,
+    is_started,
+    mark_started,
+    mark_stopped,
+    remove_units,
+    units_for_host,
+    write_units,
+)
+from hfdl.systemd.manager import Scope, Systemctl, TimerState, linger_note, timer_states
 from hfdl.systemd.units import (
-    UnitFile,
-    default_executable,
-    is_generated,
-    render_units,
+    ALL_RUN_SERVICES,
     service_unit_name,
+    timer_schedule_name,
     timer_unit_name,
 )
 
-RUN_SERVICE_TEMPLATE = "hfdl-run@.service"
-TIMER_PREFIX = "hfdl-"
-
-
-@dataclass(frozen=True)
-class TimerState:
-    """What systemd says about one schedule's timer (and the service it fires)."""
-
-    schedule_name: str
-    timer: str
-    installed: bool
-    enabled: bool
-    active: str
-    next_elapse: datetime | None
-    last_trigger: datetime | None
-    service_result: str | None
-    service_active: str | None
-    service_exit_status: str | None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict (timestamps as ISO 8601 UTC)."""
-        return {
-            "schedule": self.schedule_name,
-            "timer": self.timer,
-            "installed": self.installed,
-            "enabled": self.enabled,
-            "active": self.active,
-            "next_elapse": _iso(self.next_elapse),
-            "last_trigger": _iso(self.last_trigger),
-            "service": service_unit_name(self.schedule_name),
-            "service_result": self.service_result,
-            "service_active": self.service_active,
-            "service_exit_status": self.service_exit_status,
-        }
+# systemd's states of a service that is doing something (`hfdl stop` reports what it stopped).
+_WORKING_STATES = ("activating", "active", "reloading")
 
 
 @dataclass
@@ -95,70 +65,14 @@ class LifecycleReport:
         }
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
-
-
-def generated_units(unit_dir: Path) -> dict[str, Path]:
-    """hfdl's generated unit files in ``unit_dir``, by unit name."""
-    found: dict[str, Path] = {}
-    if not unit_dir.is_dir():
-        return found
-    for path in unit_dir.glob(f"{TIMER_PREFIX}*"):
-        if path.is_file() and not path.is_symlink():
-            try:
-                if is_generated(path.read_text()):
-                    found[path.name] = path
-            except OSError:
-                continue
-    return found
-
-
-def _write_units(unit_dir: Path, files: list[UnitFile], report: LifecycleReport) -> None:
-    """Write unit files atomically; refuse (before writing anything) to replace foreign files.
-
-    Raises:
-        SystemdError: a file of the same name exists that hfdl did not generate.
-    """
-    foreign = [
-        str(unit_dir / unit.name)
-        for unit in files
-        if (unit_dir / unit.name).exists() and not is_generated((unit_dir / unit.name).read_text())
-    ]
-    if foreign:
-        raise SystemdError(
-            "refusing to overwrite unit files hfdl did not generate: " + ", ".join(foreign),
-            hint="move them away (or rename the schedule), then run `hfdl start` again",
-        )
-    unit_dir.mkdir(parents=True, exist_ok=True)
-    for unit in files:
-        path = unit_dir / unit.name
-        if path.exists() and path.read_text() == unit.content:
-            continue
-        write_atomically(path, unit.content, new_file_mode=0o644)
-        report.written.append(unit.name)
-
-
-def started_marker(settings: Settings, scope: Scope) -> Path:
-    """The file whose presence means ``hfdl start`` handed the schedules to this scope.
-
-    A marker rather than asking systemd, because "started" must survive the moment when no
-    schedule is enabled (and so no timer is installed) between two schedule edits.
-    """
-    return settings.state_directory / f"started-{scope.name}"
-
-
-def is_started(settings: Settings, scope: Scope) -> bool:
-    """Whether ``hfdl start`` is in force for this scope (until ``hfdl stop``)."""
-    return started_marker(settings, scope).exists()
-
-
-def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -> LifecycleReport:
+def sync_units(
+    settings: Settings, scope_name: str, *, start: bool | None = None
+) -> LifecycleReport:
     """Make the installed units and timers match the DB's schedules.
 
     Args:
         settings: the effective configuration (paths and ``service`` options).
-        scope: the systemd manager to install into.
+        scope_name: the systemd manager to install into, ``user`` or ``system``.
         start: ``True`` enables the timers of enabled schedules (``hfdl start``); ``None``
             does so only when hfdl is already started in this scope (after a schedule
             change), otherwise it only reports.
@@ -168,7 +82,9 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
 
     Raises:
         SystemdError: systemd is unreachable, or a foreign file is in the way.
+        InvalidSchedule: a stored schedule is not valid (the database was edited by hand).
     """
+    scope = Scope(scope_name)
     report = LifecycleReport(scope=scope.name, unit_dir=scope.unit_dir)
     if start is None and not is_started(settings, scope):
         report.notes.append("hfdl is not started in this scope: run `hfdl start` to install timers")
@@ -178,11 +94,12 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
     if not reachable:
         raise SystemdError(
             f"the systemd {scope.name} manager is not reachable: {reason}",
-            hint=systemctl._hint(reason)
+            hint=systemctl.hint_for(reason)
             or "use `hfdl start --foreground` on hosts without systemd",
         )
-    store = Store(settings.db_path)
-    try:
+    from hfdl.store import Store
+
+    with Store(settings.db_path) as store:
         if start:
             # Only `hfdl start` seeds the default schedule: after a user deletes their last
             # schedule, a sync must not bring `default` back behind their back.
@@ -190,37 +107,30 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
 
             ensure_default_schedule(store, settings)
         schedules = store.list_schedules()
-    finally:
-        store.close()
     wanted = [schedule for schedule in schedules if schedule.enabled]
-    config_path = settings.config_file.absolute() if settings.config_file else None
-    files = render_units(
-        wanted,
-        scope=scope.name,
-        executable=default_executable(),
-        config_path=config_path,
-        settings=settings,
-    )
-    _write_units(scope.unit_dir, files, report)
+    try:
+        files = units_for_host(settings, scope.name, [row.definition for row in wanted])
+    except InvalidSchedule as error:
+        raise InvalidSchedule(error.problems, hint="refusing to render units for it") from None
+    report.written.extend(write_units(scope.unit_dir, files))
     wanted_names = {unit.name for unit in files}
     stale = [name for name in generated_units(scope.unit_dir) if name not in wanted_names]
-    stale_timers = [name for name in stale if name.endswith(".timer")]
+    stale_schedules = [
+        schedule_name
+        for schedule_name in map(timer_schedule_name, stale)
+        if schedule_name is not None
+    ]
+    stale_timers = [timer_unit_name(schedule_name) for schedule_name in stale_schedules]
     systemctl.disable_now(stale_timers)
     report.disabled.extend(stale_timers)
-    for name in stale:
-        (scope.unit_dir / name).unlink(missing_ok=True)
-        report.removed.append(name)
+    report.removed.extend(remove_units(scope.unit_dir, stale))
     systemctl.daemon_reload()
-    systemctl.reset_failed(
-        [service_unit_name(name[len(TIMER_PREFIX) : -len(".timer")]) for name in stale_timers]
-    )
+    systemctl.reset_failed([service_unit_name(schedule_name) for schedule_name in stale_schedules])
     timers = [timer_unit_name(schedule.name) for schedule in wanted]
     systemctl.enable_now(timers)
     report.enabled.extend(timers)
     if start:
-        marker = started_marker(settings, scope)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
+        mark_started(settings, scope)
     report.timers = timer_states(scope, [schedule.name for schedule in schedules])
     if scope.is_user:
         note = linger_note()
@@ -229,40 +139,51 @@ def sync_units(settings: Settings, scope: Scope, *, start: bool | None = None) -
     return report
 
 
-def stop(settings: Settings, scope: Scope) -> LifecycleReport:
+def stop(settings: Settings, scope_name: str) -> LifecycleReport:
     """Stop and disable hfdl's timers and any running run service; keep the schedules.
 
     Also ends an ``hfdl start --foreground`` process recorded in the PID file.
 
+    Args:
+        settings: the effective configuration.
+        scope_name: the systemd manager, ``user`` or ``system``.
+
     Returns:
-        What was disabled.
+        What was disabled and stopped, and notes (runs hfdl's units did not start are left).
+
+    Raises:
+        SystemdError: timers are installed but systemd is unreachable.
     """
     from hfdl.services.foreground import stop_foreground
 
+    scope = Scope(scope_name)
     report = LifecycleReport(scope=scope.name, unit_dir=scope.unit_dir)
     pid = stop_foreground(settings)
     if pid is not None:
         report.notes.append(f"stopped the foreground scheduler (pid {pid})")
-    started_marker(settings, scope).unlink(missing_ok=True)
-    timers = [name for name in generated_units(scope.unit_dir) if name.endswith(".timer")]
-    if not timers:
+    mark_stopped(settings, scope)
+    schedule_names = [
+        schedule_name
+        for schedule_name in map(timer_schedule_name, generated_units(scope.unit_dir))
+        if schedule_name is not None
+    ]
+    if not schedule_names:
         report.notes.append("no hfdl timers are installed in this scope")
         return report
     systemctl = Systemctl(scope)
     reachable, reason = systemctl.available()
     if not reachable:
         raise SystemdError(f"the systemd {scope.name} manager is not reachable: {reason}")
-    services = [service_unit_name(name[len(TIMER_PREFIX) : -len(".timer")]) for name in timers]
+    timers = [timer_unit_name(schedule_name) for schedule_name in schedule_names]
     working = [
         service
-        for service in services
-        if systemctl.show(service, ["ActiveState"]).get("ActiveState")
-        in ("activating", "active", "reloading")
+        for service in map(service_unit_name, schedule_names)
+        if systemctl.show(service, ["ActiveState"]).get("ActiveState") in _WORKING_STATES
     ]
     sessions_before = running_sessions(settings)
     systemctl.disable_now(timers)
     # Blocks until the services stopped: their sessions are recorded when it returns.
-    systemctl.stop(["hfdl-run@*.service"])
+    systemctl.stop([ALL_RUN_SERVICES])
     report.disabled.extend(timers)
     report.stopped.extend(stopped_runs(settings, working, sessions_before))
     manual = [
@@ -276,63 +197,3 @@ def stop(settings: Settings, scope: Scope) -> LifecycleReport:
             f"{session.pid}); `hfdl stop` stops only the runs of hfdl's units"
         )
     return report
-
-
-def timer_states(scope: Scope, schedule_names: list[str]) -> list[TimerState]:
-    """Ask systemd about each schedule's timer and service. Never raises for a missing unit."""
-    systemctl = Systemctl(scope)
-    states: list[TimerState] = []
-    installed = generated_units(scope.unit_dir)
-    for name in schedule_names:
-        timer = timer_unit_name(name)
-        timer_props = systemctl.show(
-            timer,
-            [
-                "LoadState",
-                "ActiveState",
-                "UnitFileState",
-                "NextElapseUSecRealtime",
-                "LastTriggerUSec",
-            ],
-        )
-        service_props = systemctl.show(
-            service_unit_name(name), ["Result", "ActiveState", "ExecMainStatus", "LoadState"]
-        )
-        states.append(
-            TimerState(
-                schedule_name=name,
-                timer=timer,
-                installed=timer in installed,
-                enabled=timer_props.get("UnitFileState") in ("enabled", "enabled-runtime"),
-                active=timer_props.get("ActiveState", "unknown"),
-                next_elapse=parse_timestamp(timer_props.get("NextElapseUSecRealtime")),
-                last_trigger=parse_timestamp(timer_props.get("LastTriggerUSec")),
-                service_result=service_props.get("Result") or None,
-                service_active=service_props.get("ActiveState") or None,
-                service_exit_status=service_props.get("ExecMainStatus") or None,
-            )
-        )
-    return states
-
-
-def linger_note() -> str | None:
-    """A reminder to enable lingering when user timers would stop at logout."""
-    user = os.environ.get("USER") or os.environ.get("LOGNAME")
-    if not user or shutil.which("loginctl") is None:
-        return None
-    try:
-        result = subprocess.run(
-            ["loginctl", "show-user", user, "--property=Linger"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode == 0 and result.stdout.strip() == "Linger=yes":
-        return None
-    return (
-        f"user timers run only while {user} is logged in unless lingering is on: "
-        f"`loginctl enable-linger {user}`"
-    )

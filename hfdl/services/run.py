@@ -50,7 +50,8 @@ class RunOptions:
             concurrency), or ``None`` for a manual run of everything pending.
         tags: only models with one of these tags.
         model_names: only these models.
-        max_concurrent: overrides ``concurrent_downloads``.
+        concurrent_downloads: models downloaded at once; overrides the schedule's and the
+            settings' ``concurrent_downloads``.
         dry_run: plan and report, download nothing, record nothing.
         wait_for_lock: wait for a running ``hfdl run`` instead of failing with exit 75.
         wait_timeout: with ``wait_for_lock``, give up (exit 75) after this many seconds.
@@ -61,7 +62,7 @@ class RunOptions:
     schedule_name: str | None = None
     tags: frozenset[str] | None = None
     model_names: frozenset[str] | None = None
-    max_concurrent: int | None = None
+    concurrent_downloads: int | None = None
     dry_run: bool = False
     wait_for_lock: bool = False
     force_check: bool = False
@@ -336,8 +337,8 @@ class Runner:
         tags = options.tags
         if tags is None and schedule.tags:
             tags = frozenset(schedule.tags)
-        max_concurrent = options.max_concurrent or schedule.max_concurrent_downloads
-        return dataclasses.replace(options, tags=tags, max_concurrent=max_concurrent)
+        concurrent_downloads = options.concurrent_downloads or schedule.concurrent_downloads
+        return dataclasses.replace(options, tags=tags, concurrent_downloads=concurrent_downloads)
 
     def _execute(
         self, store: Store, session_id: int, plans: Sequence[ModelPlan], options: RunOptions
@@ -361,7 +362,7 @@ class Runner:
             outcomes[plan.name] = outcome
             self.finished.append(outcome)
             self.observer.model_finished(outcome)
-        workers = max(1, options.max_concurrent or self.settings.concurrent_downloads)
+        workers = max(1, options.concurrent_downloads or self.settings.concurrent_downloads)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hfdl-download") as pool:
             futures = {
                 plan.name: pool.submit(self._download_and_report, downloader, plan)

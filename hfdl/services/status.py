@@ -137,7 +137,7 @@ def _systemd(scope: Scope, schedule_names: list[str]) -> dict[str, Any]:
     reachable, reason = systemctl.available()
     if not reachable:
         return {"available": False, "scope": scope.name, "reason": reason}
-    from hfdl.services.lifecycle import timer_states
+    from hfdl.systemd.manager import timer_states
 
     timers = [state.to_dict() for state in timer_states(scope, schedule_names)]
     if timers:
@@ -150,17 +150,20 @@ def _systemd(scope: Scope, schedule_names: list[str]) -> dict[str, Any]:
     }
 
 
-def collect_status(settings: Settings, scope: Scope) -> dict[str, Any]:
+def collect_status(settings: Settings, scope: Scope | str) -> dict[str, Any]:
     """Gather the status document.
 
     Args:
         settings: the effective configuration.
-        scope: which systemd manager to ask.
+        scope: which systemd manager to ask: a :class:`Scope`, or its name (``user`` or
+            ``system``) as the CLI passes it.
 
     Returns:
         ``{"systemd": {...}, "database": {...}, "disk": {...}}``; each part has ``available``
         and, when false, a ``reason``. docs/models.md describes every field.
     """
+    if isinstance(scope, str):
+        scope = Scope(scope)
     catalog = _catalog_facts(settings)
     database, schedule_names = _database(settings, catalog)
     return {

@@ -41,6 +41,7 @@ from hfdl.store.rows import (
     ModelState,
     ScheduleRow,
     SessionRow,
+    external_name,
     stored_timestamp,
 )
 
@@ -70,7 +71,7 @@ class _RecordReader:
     def __init__(self, record: type[Any], table: str) -> None:
         fields = dataclasses.fields(record)
         self.record = record
-        self.columns = ", ".join(f"{table}.{field.name}" for field in fields)
+        self.columns = ", ".join(f"{table}.{external_name(field)}" for field in fields)
         self.select = f"SELECT {self.columns} FROM {table}"
         self._converters = [_converter(str(field.type)) for field in fields]
 

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from hfdl.schedule import CONCURRENT_DOWNLOADS_KEY, Schedule
+from hfdl.schedule import WEEKDAYS as WEEKDAYS  # its home is hfdl.schedule; still found here
+
 MODEL_STATUSES = ("pending", "downloading", "completed", "failed")
 SESSION_TRIGGERS = ("manual", "timer")
 SESSION_STATUSES = ("running", "completed", "failed", "interrupted")
 ATTEMPT_STATUSES = ("running", "completed", "failed", "skipped", "interrupted")
-SCHEDULE_TYPES = ("daily", "weekly")
-WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Field metadata key: the name a record field has outside Python (see external_name()).
+EXTERNAL_NAME = "external_name"
 
 
 def iso_utc(moment: datetime | None) -> str | None:
@@ -39,13 +42,29 @@ def _json_value(value: Any) -> Any:
     return value
 
 
+def external_name(field: dataclasses.Field[Any]) -> str:
+    """The name of a record field outside Python: its database column and its JSON key.
+
+    Args:
+        field: a field of one of these records.
+
+    Returns:
+        The field's name, unless its metadata gives another under :data:`EXTERNAL_NAME`.
+    """
+    name: str = field.metadata.get(EXTERNAL_NAME, field.name)
+    return name
+
+
 class _Record:
     """Mixin giving frozen dataclasses a JSON-ready ``to_dict()``."""
 
     def to_dict(self) -> dict[str, Any]:
-        """Return the fields as JSON types: timestamps as ISO strings, tuples as lists."""
+        """Return the fields as JSON types: timestamps as ISO strings, tuples as lists.
+
+        Keys are the fields' external names (:func:`external_name`), in field order.
+        """
         return {
-            field.name: _json_value(getattr(self, field.name))
+            external_name(field): _json_value(getattr(self, field.name))
             for field in dataclasses.fields(self)  # type: ignore[arg-type]
         }
 
@@ -128,14 +147,14 @@ class AttemptRow(_Record):
 
 @dataclass(frozen=True)
 class ScheduleRow(_Record):
-    """A named download schedule.
+    """A named download schedule as stored: its :class:`~hfdl.schedule.Schedule` fields,
+    flattened, plus its id, state and timestamps.
 
-    ``type`` is ``daily`` or ``weekly``; ``time`` is ``HH:MM`` (24-hour, local time of the
-    machine, as systemd's OnCalendar= reads it); ``day`` is ``Mon`` ... ``Sun`` for weekly
-    schedules and ``None`` for daily ones. ``enabled`` is what the user asked for;
-    ``active`` records whether the systemd timer is currently installed and started (kept
-    up to date by the systemd layer). ``tags`` limits the run to models carrying any of
-    them (empty: all models).
+    ``type``, ``time``, ``day``, ``concurrent_downloads`` and ``tags`` mean what they mean
+    in a Schedule. ``enabled`` is what the user asked for; ``active`` marks the active
+    schedule (chosen with ``schedule set-active``, or the ``default`` one ``hfdl start``
+    created). The concurrency's column and JSON key are ``max_concurrent_downloads``, as
+    they always were.
     """
 
     id: int
@@ -145,10 +164,32 @@ class ScheduleRow(_Record):
     day: str | None
     enabled: bool
     active: bool
-    max_concurrent_downloads: int
+    concurrent_downloads: int = dataclasses.field(
+        metadata={EXTERNAL_NAME: CONCURRENT_DOWNLOADS_KEY}
+    )
     tags: tuple[str, ...]
     created_at: datetime
     updated_at: datetime
+
+    @property
+    def definition(self) -> Schedule:
+        """The stored fields as a :class:`~hfdl.schedule.Schedule`.
+
+        The store writes only Schedule values, but the database file can be changed behind
+        its back, and these fields go into unit file names and contents: building the
+        Schedule checks them.
+
+        Raises:
+            InvalidSchedule: the stored fields are not a valid schedule.
+        """
+        return Schedule(
+            name=self.name,
+            type=self.type,
+            time=self.time,
+            day=self.day,
+            concurrent_downloads=self.concurrent_downloads,
+            tags=self.tags,
+        )
 
 
 @dataclass(frozen=True)

@@ -1,35 +1,31 @@
 """Named download schedules in the state database.
 
-The rules a schedule must follow are in :mod:`hfdl.store.schedule_rules`; the store applies
-them again before each write, so invalid values can never be stored.
+The store writes :class:`~hfdl.schedule.Schedule` values, which are valid by construction
+(:func:`hfdl.schedule.parse_schedule` made them), so nothing is checked again here except
+what only the database can tell: whether a name is taken.
 
-Errors: :class:`~hfdl.errors.InvalidSchedule` (invalid fields),
-:class:`~hfdl.errors.DuplicateSchedule` (name taken), :class:`~hfdl.errors.ScheduleNotFound`
-(no such id or name); all exit 65.
+Errors: :class:`~hfdl.errors.DuplicateSchedule` (name taken),
+:class:`~hfdl.errors.ScheduleNotFound` (no such id or name); both exit 65.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import dataclasses
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Connection
 
-from hfdl.errors import DuplicateSchedule, InvalidSchedule, ScheduleNotFound
+from hfdl.errors import ScheduleNotFound
+from hfdl.schedule import CONCURRENT_DOWNLOADS_KEY, Schedule, schedule_name_taken
 from hfdl.store.db import Database
-from hfdl.store.rows import UNCHANGED, ScheduleRow, Unchanged
-from hfdl.store.schedule_rules import check_schedule_fields
+from hfdl.store.rows import UNCHANGED, ScheduleRow, Unchanged, external_name
 from hfdl.store.tables import schedules, utc_now
 
-_SCHEDULE_ROW_COLUMNS = [schedules.c[field] for field in ScheduleRow.__dataclass_fields__]
-
-
-def _checked_or_raise(values: Mapping[str, Any]) -> dict[str, Any]:
-    checked, problems = check_schedule_fields(values)
-    if problems:
-        raise InvalidSchedule(problems)
-    return checked
+# Each column under its ScheduleRow field's name (the concurrency column is named otherwise).
+_SCHEDULE_ROW_COLUMNS = [
+    schedules.c[external_name(field)].label(field.name) for field in dataclasses.fields(ScheduleRow)
+]
 
 
 def _unknown_schedule(id_or_name: int | str) -> ScheduleNotFound:
@@ -38,68 +34,49 @@ def _unknown_schedule(id_or_name: int | str) -> ScheduleNotFound:
     )
 
 
-def _duplicate_schedule(name: str) -> DuplicateSchedule:
-    return DuplicateSchedule(
-        f"a schedule named {name!r} already exists",
-        hint="choose another name, or change or delete the existing schedule",
-    )
+def _schedule_columns(schedule: Schedule) -> dict[str, Any]:
+    """A Schedule's fields as the ``schedules`` table's column values."""
+    return {
+        "name": schedule.name,
+        "type": schedule.type,
+        "time": schedule.time,
+        "day": schedule.day,
+        CONCURRENT_DOWNLOADS_KEY: schedule.concurrent_downloads,
+        "tags": schedule.tags,
+    }
 
 
 class SchedulesMixin(Database):
     """Schedule create/read/update/delete. Mixed into :class:`hfdl.store.Store`."""
 
     def create_schedule(
-        self,
-        name: str,
-        schedule_type: str,
-        time: str,
-        *,
-        day: str | int | None = None,
-        enabled: bool = True,
-        active: bool = False,
-        max_concurrent_downloads: int = 1,
-        tags: Iterable[str] = (),
+        self, schedule: Schedule, *, enabled: bool = True, active: bool = False
     ) -> ScheduleRow:
-        """Create a schedule.
+        """Store a new schedule.
 
         Args:
-            name: unique name, 1-32 lowercase letters, digits or '-' (used in unit names).
-            schedule_type: ``daily`` or ``weekly``.
-            time: ``HH:MM``, 24-hour clock.
-            day: for weekly schedules, 0-6 (Monday = 0) or ``Mon`` ... ``Sun`` (any case,
-                full names accepted); must be ``None`` for daily ones.
-            enabled: whether the schedule should run.
-            active: whether it is the active schedule (see ``activate_only``).
-            max_concurrent_downloads: 1-64 models downloaded at once.
-            tags: only models with any of these tags run (empty: all models).
+            schedule: what and when (see :func:`hfdl.schedule.parse_schedule`).
+            enabled: whether its timer should run.
+            active: whether it is the active schedule (see :meth:`activate_only`).
 
         Returns:
             The stored schedule.
 
         Raises:
-            InvalidSchedule: fields are invalid (every problem is listed).
             DuplicateSchedule: the name is taken.
         """
-        fields = _checked_or_raise(
-            {
-                "name": name,
-                "type": schedule_type,
-                "time": time,
-                "day": day,
-                "enabled": enabled,
-                "active": active,
-                "max_concurrent_downloads": max_concurrent_downloads,
-                "tags": tuple(tags),
-            }
-        )
         now = utc_now()
+        values = _schedule_columns(schedule) | {
+            "enabled": enabled,
+            "active": active,
+            "created_at": now,
+            "updated_at": now,
+        }
         with self._write() as connection:
-            if _find_by_name(connection, fields["name"]) is not None:
-                raise _duplicate_schedule(fields["name"])
+            if _find_by_name(connection, schedule.name) is not None:
+                raise schedule_name_taken(schedule.name)
             schedule_id = connection.execute(
-                schedules.insert()
-                .values(fields | {"created_at": now, "updated_at": now})
-                .returning(schedules.c.id)
+                schedules.insert().values(values).returning(schedules.c.id)
             ).scalar_one()
             row = _get(connection, schedule_id)
         assert row is not None
@@ -124,60 +101,43 @@ class SchedulesMixin(Database):
         self,
         id_or_name: int | str,
         *,
-        name: str | Unchanged = UNCHANGED,
-        schedule_type: str | Unchanged = UNCHANGED,
-        time: str | Unchanged = UNCHANGED,
-        day: str | int | Unchanged | None = UNCHANGED,
+        schedule: Schedule | Unchanged = UNCHANGED,
         enabled: bool | Unchanged = UNCHANGED,
         active: bool | Unchanged = UNCHANGED,
-        max_concurrent_downloads: int | Unchanged = UNCHANGED,
-        tags: Iterable[str] | Unchanged = UNCHANGED,
     ) -> ScheduleRow:
-        """Change some fields of a schedule; the others keep their values.
-
-        Changing ``schedule_type`` to ``daily`` without giving ``day`` clears the day.
+        """Change a schedule's definition or state; what is not given keeps its value.
 
         Args:
             id_or_name: the schedule, as for :meth:`get_schedule`.
-            name ... tags: new values, as for :meth:`create_schedule`.
+            schedule: its new definition, whole (it may rename the schedule).
+            enabled: whether its timer should run.
+            active: whether it is the active schedule.
 
         Returns:
             The schedule as stored afterwards.
 
         Raises:
             ScheduleNotFound: no such schedule.
-            InvalidSchedule: a field is invalid.
             DuplicateSchedule: the new name is taken.
         """
-        changes: dict[str, Any] = {
-            "name": name,
-            "type": schedule_type,
-            "time": time,
-            "day": day,
-            "enabled": enabled,
-            "active": active,
-            "max_concurrent_downloads": max_concurrent_downloads,
-            "tags": tags,
-        }
-        changes = {key: value for key, value in changes.items() if value is not UNCHANGED}
-        if "tags" in changes:
-            changes["tags"] = tuple(changes["tags"])
+        changes: dict[str, Any] = {}
+        if not isinstance(schedule, Unchanged):
+            changes |= _schedule_columns(schedule)
+        if not isinstance(enabled, Unchanged):
+            changes["enabled"] = enabled
+        if not isinstance(active, Unchanged):
+            changes["active"] = active
         with self._write() as connection:
             current = _find(connection, id_or_name)
             if current is None:
                 raise _unknown_schedule(id_or_name)
-            merged = {key: getattr(current, key) for key in _FIELD_NAMES}
-            merged |= changes
-            if changes.get("type") == "daily" and "day" not in changes:
-                merged["day"] = None
-            fields = _checked_or_raise(merged)
-            renamed = fields["name"] != current.name
-            if renamed and _find_by_name(connection, fields["name"]) is not None:
-                raise _duplicate_schedule(fields["name"])
+            new_name = changes.get("name", current.name)
+            if new_name != current.name and _find_by_name(connection, new_name) is not None:
+                raise schedule_name_taken(new_name)
             connection.execute(
                 update(schedules)
                 .where(schedules.c.id == current.id)
-                .values(fields | {"updated_at": utc_now()})
+                .values(changes | {"updated_at": utc_now()})
             )
             row = _get(connection, current.id)
         assert row is not None
@@ -233,11 +193,6 @@ class SchedulesMixin(Database):
                 raise _unknown_schedule(id_or_name)
             connection.execute(delete(schedules).where(schedules.c.id == current.id))
         return current
-
-
-_FIELD_NAMES = frozenset(
-    ("name", "type", "time", "day", "enabled", "active", "max_concurrent_downloads", "tags")
-)
 
 
 def _get(connection: Connection, schedule_id: int) -> ScheduleRow | None:

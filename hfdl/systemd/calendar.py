@@ -1,7 +1,9 @@
-"""Calendar expressions of schedules, when systemd will next fire them, and the other
+"""Every rendering of a schedule's "when", when systemd will next fire it, and the other
 durations written into the units (lock wait, restart rate limit).
 
-:func:`on_calendar` turns a schedule into the ``OnCalendar=`` expression of its timer.
+:func:`on_calendar` turns a schedule into the ``OnCalendar=`` expression of its timer,
+:func:`timer_summary` into its timer's description, :func:`describe_when` into the words
+``hfdl schedule list`` and ``show`` print.
 :func:`next_elapse` asks ``systemd-analyze calendar`` when an expression next elapses, so
 the time hfdl shows is the one systemd computes (time zones, daylight saving changes and
 all), not a re-implementation of it. It needs no running systemd manager.
@@ -13,18 +15,18 @@ import os
 import re
 import subprocess
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from hfdl.errors import SystemdError, UnsafeUnitValue
-from hfdl.store.rows import WEEKDAYS
+from hfdl.errors import SystemdError
+from hfdl.schedule import WEEKDAYS
 
 if TYPE_CHECKING:
     from hfdl.config import Settings
+    from hfdl.schedule import Schedule
 
 SYSTEMD_ANALYZE = "systemd-analyze"
 # systemd-analyze answers in milliseconds; this only bounds a hung or broken binary.
 _TIMEOUT_SECONDS = 10.0
-_TIME = re.compile(r"(?:[01][0-9]|2[0-3]):[0-5][0-9]")
 # "Next elapse: Mon 2026-11-30 02:00:00 CET", "Iter. #2: ...", "(in UTC): Mon ... UTC".
 _ELAPSE_LINE = re.compile(
     r"^\s*(?P<label>Next elapse|Iter\. #\d+|\(in UTC\)):\s*"
@@ -32,43 +34,34 @@ _ELAPSE_LINE = re.compile(
 )
 
 
-class ScheduleLike(Protocol):
-    """What :func:`on_calendar` reads: a :class:`~hfdl.store.rows.ScheduleRow` has it."""
-
-    @property
-    def type(self) -> str: ...
-
-    @property
-    def time(self) -> str: ...
-
-    @property
-    def day(self) -> str | None: ...
-
-
-def on_calendar(schedule: ScheduleLike) -> str:
+def on_calendar(schedule: Schedule) -> str:
     """Return the ``OnCalendar=`` expression of a schedule, in the machine's local time.
 
     Args:
-        schedule: a stored schedule: ``type`` ``daily`` or ``weekly``, ``time`` ``HH:MM``,
-            ``day`` ``Mon``..``Sun`` for weekly schedules (Monday is day 0 on the command
-            line; the database keeps the name).
+        schedule: the schedule (valid by construction: ``time`` is ``HH:MM``, ``day`` is
+            ``Mon``..``Sun`` for a weekly one).
 
     Returns:
         ``*-*-* HH:MM:00`` for a daily schedule, ``Fri *-*-* HH:MM:00`` for a weekly one.
-
-    Raises:
-        UnsafeUnitValue: the fields are not in their stored, validated form (this function
-            never builds an expression from unchecked text).
     """
-    if not isinstance(schedule.time, str) or not _TIME.fullmatch(schedule.time):
-        raise UnsafeUnitValue(f"schedule time {schedule.time!r} is not HH:MM (00:00-23:59)")
-    if schedule.type == "daily":
-        return f"*-*-* {schedule.time}:00"
-    if schedule.type == "weekly" and schedule.day in WEEKDAYS:
+    if schedule.type == "weekly":
         return f"{schedule.day} *-*-* {schedule.time}:00"
-    raise UnsafeUnitValue(
-        f"schedule type {schedule.type!r} with day {schedule.day!r} has no calendar expression"
-    )
+    return f"*-*-* {schedule.time}:00"
+
+
+def timer_summary(schedule: Schedule) -> str:
+    """The timer's ``Description=`` ending: ``daily at 02:00`` / ``weekly on Fri at 14:00``."""
+    if schedule.type == "weekly":
+        return f"weekly on {schedule.day} at {schedule.time}"
+    return f"daily at {schedule.time}"
+
+
+def describe_when(schedule: Schedule) -> str:
+    """``daily 02:00`` / ``weekly Fri (4) 14:00``: the day's number (Monday = 0) is how the
+    command line accepts it."""
+    if schedule.type == "weekly" and schedule.day in WEEKDAYS:
+        return f"weekly {schedule.day} ({WEEKDAYS.index(schedule.day)}) {schedule.time}"
+    return f"{schedule.type} {schedule.time}"
 
 
 def next_elapse(expression: str, now: datetime | None = None) -> datetime | None:

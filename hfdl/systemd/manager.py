@@ -1,4 +1,5 @@
-"""Talking to systemd through ``systemctl``, for one scope (user or system manager).
+"""Talking to systemd through ``systemctl``, for one scope (user or system manager), and
+what it says about hfdl's timers (:func:`timer_states`).
 
 ``systemctl`` is the interface administrators already know, it works the same for the user
 and the system manager, and its exit codes are stable; hfdl calls it rather than D-Bus so
@@ -14,11 +15,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from hfdl.errors import SystemdError
+from hfdl.systemd.install import generated_units
+from hfdl.systemd.units import SCOPES, service_unit_name, timer_unit_name
 
 SYSTEMCTL_TIMEOUT_SECONDS = 60
-SCOPES = ("user", "system")
 
 
 @dataclass(frozen=True)
@@ -97,11 +100,16 @@ class Systemctl:
             detail = (result.stderr or result.stdout).strip()
             raise SystemdError(
                 f"`{' '.join(command)}` failed (exit {result.returncode}): {detail}",
-                hint=self._hint(detail),
+                hint=self.hint_for(detail),
             )
         return result
 
-    def _hint(self, detail: str) -> str | None:
+    def hint_for(self, detail: str) -> str | None:
+        """What to do about a ``systemctl`` failure, from its message; ``None`` if unknown.
+
+        Args:
+            detail: what ``systemctl`` printed, or :meth:`available`'s reason.
+        """
         lowered = detail.lower()
         if "failed to connect to bus" in lowered or "not been booted with systemd" in lowered:
             if self.scope.is_user:
@@ -218,3 +226,112 @@ def parse_timestamp(value: str | None) -> datetime | None:
         # The epoch is how an unset timestamp (a timer that never fired) can come out.
         return moment if moment.timestamp() > 0 else None
     return None
+
+
+@dataclass(frozen=True)
+class TimerState:
+    """What systemd says about one schedule's timer (and the service it fires)."""
+
+    schedule_name: str
+    timer: str
+    installed: bool
+    enabled: bool
+    active: str
+    next_elapse: datetime | None
+    last_trigger: datetime | None
+    service_result: str | None
+    service_active: str | None
+    service_exit_status: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict (timestamps as ISO 8601 UTC)."""
+        return {
+            "schedule": self.schedule_name,
+            "timer": self.timer,
+            "installed": self.installed,
+            "enabled": self.enabled,
+            "active": self.active,
+            "next_elapse": _iso(self.next_elapse),
+            "last_trigger": _iso(self.last_trigger),
+            "service": service_unit_name(self.schedule_name),
+            "service_result": self.service_result,
+            "service_active": self.service_active,
+            "service_exit_status": self.service_exit_status,
+        }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
+
+
+_TIMER_PROPERTIES = (
+    "LoadState",
+    "ActiveState",
+    "UnitFileState",
+    "NextElapseUSecRealtime",
+    "LastTriggerUSec",
+)
+_SERVICE_PROPERTIES = ("Result", "ActiveState", "ExecMainStatus", "LoadState")
+
+
+def timer_states(scope: Scope, schedule_names: list[str]) -> list[TimerState]:
+    """Ask systemd about each schedule's timer and service.
+
+    Args:
+        scope: the manager to ask.
+        schedule_names: the schedules, in the order wanted.
+
+    Returns:
+        One state per schedule; a unit systemd does not know reads as not installed, not
+        enabled. Never raises for a missing unit.
+    """
+    systemctl = Systemctl(scope)
+    states: list[TimerState] = []
+    installed = generated_units(scope.unit_dir)
+    for name in schedule_names:
+        timer = timer_unit_name(name)
+        timer_props = systemctl.show(timer, _TIMER_PROPERTIES)
+        service_props = systemctl.show(service_unit_name(name), _SERVICE_PROPERTIES)
+        states.append(
+            TimerState(
+                schedule_name=name,
+                timer=timer,
+                installed=timer in installed,
+                enabled=timer_props.get("UnitFileState") in ("enabled", "enabled-runtime"),
+                active=timer_props.get("ActiveState", "unknown"),
+                next_elapse=parse_timestamp(timer_props.get("NextElapseUSecRealtime")),
+                last_trigger=parse_timestamp(timer_props.get("LastTriggerUSec")),
+                service_result=service_props.get("Result") or None,
+                service_active=service_props.get("ActiveState") or None,
+                service_exit_status=service_props.get("ExecMainStatus") or None,
+            )
+        )
+    return states
+
+
+def linger_note() -> str | None:
+    """A reminder to enable lingering when user timers would stop at logout.
+
+    Returns:
+        The note, or ``None`` when lingering is on or cannot be checked (no ``loginctl``,
+        no user name).
+    """
+    user = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not user or shutil.which("loginctl") is None:
+        return None
+    try:
+        result = subprocess.run(
+            ["loginctl", "show-user", user, "--property=Linger"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode == 0 and result.stdout.strip() == "Linger=yes":
+        return None
+    return (
+        f"user timers run only while {user} is logged in unless lingering is on: "
+        f"`loginctl enable-linger {user}`"
+    )

@@ -1,16 +1,19 @@
-"""Rendering hfdl's systemd units: one template service and one timer per schedule.
+"""hfdl's systemd units: their names, and rendering them (one template service and one
+timer per schedule).
 
-:func:`render_units` turns schedules and settings into unit files (name and text); it
-writes nothing and talks to no systemd. The templates are ``units/*.j2`` in the source tree
-and ``hfdl/units/*.j2`` in an installed wheel.
+Every unit name hfdl uses comes from this module (:func:`service_unit_name`,
+:func:`timer_unit_name`, :data:`SERVICE_UNIT`, ...). :func:`render_units` turns schedules
+and settings into unit files (name and text); it writes nothing and talks to no systemd.
+The templates are ``units/*.j2`` in the source tree and ``hfdl/units/*.j2`` in an installed
+wheel.
 
 Unit files are line-oriented: a value containing a newline would add a directive of its
 own choosing (``ExecStartPre=...``), and a value ending in a backslash would swallow the
-next line. Schedule fields are validated before they are stored, and rendering checks every
-value again: the Jinja environment's ``finalize`` hook raises
-:class:`~hfdl.errors.UnsafeUnitValue` for any value containing a control character, a line
-or paragraph separator or ``=``, or ending in a backslash, so no value can ever produce a
-new line in a unit file. Paths are quoted the way systemd unquotes them.
+next line. Schedules arrive as :class:`~hfdl.schedule.Schedule` values, valid by
+construction, and rendering checks every value again: the Jinja environment's ``finalize``
+hook raises :class:`~hfdl.errors.UnsafeUnitValue` for any value containing a control
+character, a line or paragraph separator or ``=``, or ending in a backslash, so no value
+can ever produce a new line in a unit file. Paths are quoted the way systemd unquotes them.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -26,21 +28,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from hfdl import __version__
-from hfdl.errors import SystemdError, UnsafeUnitValue, UsageError
+from hfdl.errors import UnsafeUnitValue, UsageError
 from hfdl.unitsafe import unsafe_value_problem  # the one rule, shared with the config
 
 if TYPE_CHECKING:
     import jinja2
 
     from hfdl.config import Settings
-    from hfdl.store.rows import ScheduleRow
+    from hfdl.schedule import Schedule
 
 # The two systemd managers units are rendered for (hfdl.systemd.manager.Scope.name).
 SCOPES = ("user", "system")
 
 SERVICE_TEMPLATE = "hfdl-run@.service.j2"
 TIMER_TEMPLATE = "hfdl.timer.j2"
-SERVICE_UNIT = "hfdl-run@.service"
+# The template service every timer starts an instance of (hfdl-run@<schedule>.service).
+_SERVICE_PREFIX = "hfdl-run@"
+_SERVICE_SUFFIX = ".service"
+SERVICE_UNIT = f"{_SERVICE_PREFIX}{_SERVICE_SUFFIX}"
+# Every instance of it, as a pattern systemctl expands (`systemctl stop`).
+ALL_RUN_SERVICES = f"{_SERVICE_PREFIX}*{_SERVICE_SUFFIX}"
+_TIMER_PREFIX = "hfdl-"
+_TIMER_SUFFIX = ".timer"
+# Every file hfdl may have generated starts so (the service template and the timers).
+GENERATED_UNIT_GLOB = "hfdl-*"
 # The first lines of every generated file; is_generated() looks for the marker.
 GENERATED_MARKER = "# X-hfdl-generated: 1"
 _MARKER_SEARCH_LINES = 5
@@ -64,12 +75,26 @@ class UnitFile:
 
 def service_unit_name(schedule_name: str) -> str:
     """The instance of the template service a schedule's timer starts."""
-    return f"hfdl-run@{schedule_name}.service"
+    return f"{_SERVICE_PREFIX}{schedule_name}{_SERVICE_SUFFIX}"
 
 
 def timer_unit_name(schedule_name: str) -> str:
     """The name of a schedule's timer unit."""
-    return f"hfdl-{schedule_name}.timer"
+    return f"{_TIMER_PREFIX}{schedule_name}{_TIMER_SUFFIX}"
+
+
+def timer_schedule_name(unit_name: str) -> str | None:
+    """The schedule whose timer this is (``hfdl-nightly.timer`` gives ``nightly``).
+
+    Args:
+        unit_name: a unit file's name.
+
+    Returns:
+        The schedule's name, or ``None`` when the unit is not an hfdl timer.
+    """
+    if not (unit_name.startswith(_TIMER_PREFIX) and unit_name.endswith(_TIMER_SUFFIX)):
+        return None
+    return unit_name[len(_TIMER_PREFIX) : -len(_TIMER_SUFFIX)]
 
 
 def is_generated(text: str) -> bool:
@@ -158,8 +183,9 @@ def _specifier_escape(value: object) -> str:
 
 
 @cache
-def _environment() -> jinja2.Environment:
-    """The Jinja environment: strict about undefined names, checking every value."""
+def template_environment() -> jinja2.Environment:
+    """The Jinja environment units are rendered with: strict about undefined names, and
+    checking every value it outputs (see the module's description)."""
     import jinja2
 
     environment = jinja2.Environment(
@@ -227,36 +253,8 @@ def writable_paths(settings: Settings) -> list[Path]:
     return outermost
 
 
-def default_executable() -> Path:
-    """Find the absolute path of the ``hfdl`` console script the units should run.
-
-    Tries, in order: ``hfdl`` next to this Python interpreter (a virtual environment's
-    ``bin/``, or ``/usr/bin``); this process's ``argv[0]`` when it is the ``hfdl`` script;
-    ``hfdl`` on ``$PATH`` (which a service does not share with the shell, hence last).
-    Symbolic links are not resolved, so a ``~/.local/bin/hfdl`` link keeps working when
-    the environment behind it is rebuilt.
-
-    Raises:
-        SystemdError: no ``hfdl`` executable was found.
-    """
-    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
-    candidates = [Path(sys.executable).parent / "hfdl"]
-    if argv0 is not None and argv0.name == "hfdl":
-        candidates.append(Path(os.path.abspath(argv0)))
-    on_path = shutil.which("hfdl")
-    if on_path:
-        candidates.append(Path(os.path.abspath(on_path)))
-    for candidate in candidates:
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    raise SystemdError(
-        "cannot find the hfdl executable that systemd should run",
-        hint="install hfdl so that 'hfdl' is on PATH, or run hfdl through its console script",
-    )
-
-
 def render_units(
-    schedules: Iterable[ScheduleRow],
+    schedules: Iterable[Schedule],
     *,
     scope: str,
     executable: Path,
@@ -268,12 +266,12 @@ def render_units(
 
     Args:
         schedules: the schedules to give a timer (the caller chooses which: typically the
-            enabled ones). Their fields are checked again here.
+            enabled ones).
         scope: ``system`` (the system manager: network-online ordering, sandboxing, the
             token credential) or ``user`` (a user manager: none of those exist or work
             there unprivileged).
         executable: absolute path of the ``hfdl`` console script (see
-            :func:`default_executable`).
+            :func:`hfdl.systemd.install.default_executable`).
         config_path: absolute path of the configuration file the runs must read, or
             ``None`` to let ``hfdl run`` find its configuration the usual way.
         settings: the effective settings (service section, directories).
@@ -288,12 +286,14 @@ def render_units(
 
     Raises:
         UsageError: unknown scope, or a relative executable, configuration or token path.
-        InvalidSchedule: a schedule's fields are not valid (bypassing the store).
         UnsafeUnitValue: a value would break the unit file syntax.
     """
-    from hfdl.errors import InvalidSchedule
-    from hfdl.store.schedule_rules import check_schedule_fields
-    from hfdl.systemd.calendar import lock_wait_seconds, on_calendar, start_limit_interval_seconds
+    from hfdl.systemd.calendar import (
+        lock_wait_seconds,
+        on_calendar,
+        start_limit_interval_seconds,
+        timer_summary,
+    )
 
     if scope not in SCOPES:
         raise UsageError(f"unknown systemd scope {scope!r}: use user or system")
@@ -306,22 +306,7 @@ def render_units(
     ):
         if path is not None and not Path(path).is_absolute():
             raise UsageError(f"the {label} path written into units must be absolute: {path}")
-    schedule_list = list(schedules)
-    for schedule in schedule_list:
-        _fields, problems = check_schedule_fields(
-            {
-                "name": schedule.name,
-                "type": schedule.type,
-                "time": schedule.time,
-                "day": schedule.day,
-                "max_concurrent_downloads": schedule.max_concurrent_downloads,
-                "tags": schedule.tags,
-            }
-        )
-        if problems:
-            raise InvalidSchedule(problems, hint="refusing to render units for it")
-
-    environment = _environment()
+    environment = template_environment()
     common: dict[str, Any] = {"version": __version__, "marker": GENERATED_MARKER}
     writable = writable_paths(settings)
     state_directory = None
@@ -357,13 +342,13 @@ def render_units(
     )
     units = [UnitFile(SERVICE_UNIT, _checked(service, SERVICE_UNIT))]
     timer_template = environment.get_template(TIMER_TEMPLATE)
-    for schedule in schedule_list:
+    for schedule in schedules:
         timer_name = timer_unit_name(schedule.name)
         timer = timer_template.render(
             common,
             template_name=TIMER_TEMPLATE,
             name=schedule.name,
-            summary=_summary(schedule),
+            summary=timer_summary(schedule),
             on_calendar=on_calendar(schedule),
             randomized_delay_seconds=int(settings.service.randomized_delay_seconds),
             service_name=service_unit_name(schedule.name),
@@ -377,13 +362,6 @@ _TEMPORARY_DIRECTORIES = (Path("/tmp"), Path("/var/tmp"))
 
 def _under_temporary_directory(path: Path) -> bool:
     return any(path.is_relative_to(directory) for directory in _TEMPORARY_DIRECTORIES)
-
-
-def _summary(schedule: ScheduleRow) -> str:
-    """``daily at 02:00`` / ``weekly on Fri at 14:00``, for Description=."""
-    if schedule.type == "weekly":
-        return f"weekly on {schedule.day} at {schedule.time}"
-    return f"daily at {schedule.time}"
 
 
 def _checked(content: str, unit_name: str) -> str:

@@ -32,7 +32,9 @@ from hfdl.catalog import (
 from hfdl.catalog.validate import did_you_mean
 from hfdl.errors import InvalidModelInput, ModelNotFound, Problem, UnsafePath
 from hfdl.hub.cache import RepoCache
-from hfdl.store.rows import AttemptRow, FileRecord, ModelRow, iso_utc
+from hfdl.hub.cache import is_commit_sha as is_commit_sha  # re-exported for the CLI's tables
+from hfdl.store.rows import AttemptRow, FileRecord, ModelRow
+from hfdl.store.rows import iso_utc as iso_utc  # re-exported for the CLI's tables
 
 # The order of the fields in JSON output; see the module docstring.
 SUMMARY_FIELDS = (

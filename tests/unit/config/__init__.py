@@ -1,0 +1,1 @@
+"""Unit tests of hfdl.config: schema, validation, loading, YAML reading and writing, docs."""

@@ -1,0 +1,1 @@
+"""Unit tests of hfdl.engine: the pure decisions of the download pipeline."""

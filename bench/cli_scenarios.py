@@ -23,6 +23,7 @@ HEAVY_MODULES = (
     "hfdl.hub.client",
     "hfdl.hub.transfer",
     "hfdl.services.run",
+    "hfdl.engine.download",
 )
 
 

@@ -1,4 +1,4 @@
-"""Helpers of the configuration tests, shared by the unit tier and ``tests/test_config.py``.
+"""Helpers of the configuration tests, shared by the unit tier and ``tests/e2e/test_config.py``.
 
 They write real configuration files and load settings with an explicit environment and user
 id, so that neither the developer's environment nor running the suite as root changes what a
@@ -60,3 +60,28 @@ def flatten(data: Mapping[str, object], prefix: str = "") -> set[str]:
         else:
             keys.add(prefix + key)
     return keys
+
+
+# -- fixtures (registered for every test by tests/conftest.py) ----------------------------------
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    """An empty home directory inside tmp_path."""
+    directory = tmp_path / "home"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """An empty working directory: no ./config/default.yaml to find."""
+    directory = tmp_path / "work"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def environ(home: Path) -> dict[str, str]:
+    """A minimal environment: only HOME, pointing into tmp_path."""
+    return {"HOME": str(home)}

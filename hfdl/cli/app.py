@@ -19,10 +19,12 @@ from hfdl import __version__
 from hfdl.cli.cleanup import cleanup_command
 from hfdl.cli.config import config_app
 from hfdl.cli.context import AppContext
+from hfdl.cli.lifecycle import start_command, stop_command
 from hfdl.cli.logs import logs_command
 from hfdl.cli.models import models_app
 from hfdl.cli.options import ConfigOption, DebugOption, QuietOption, ScopeOption, VerboseOption
 from hfdl.cli.run import run_command
+from hfdl.cli.schedule import schedule_app
 from hfdl.cli.status import status_command
 
 app = typer.Typer(
@@ -68,26 +70,10 @@ def main_options(
     )
 
 
-def _register_start_and_stop() -> None:
-    """PENDING (issue 12): :mod:`hfdl.cli.lifecycle` still decorates ``app`` when imported.
-
-    Importing it here, between ``cleanup`` and ``logs``, keeps ``start`` and ``stop`` where
-    ``hfdl --help`` lists them. Once it exposes ``start_command`` and ``stop_command`` like
-    the other modules, register them here with ``app.command`` and delete this function.
-    """
-    from hfdl.cli import lifecycle  # noqa: F401  (imported for its decorators)
-
-
-def _register_schedule_group() -> None:
-    """PENDING (issue 12): :mod:`hfdl.cli.schedule` still adds its group to ``app`` when
-    imported. Once it only builds ``schedule_app``, register it here with
-    ``app.add_typer(schedule_app, name="schedule")`` and delete this function."""
-    from hfdl.cli import schedule  # noqa: F401  (imported for its app.add_typer)
-
-
 # Top-level commands first (Typer lists them before the groups), in --help's order.
 app.command("cleanup")(cleanup_command)
-_register_start_and_stop()
+app.command("start")(start_command)
+app.command("stop")(stop_command)
 app.command("logs")(logs_command)
 app.command("run")(run_command)
 app.command("status")(status_command)
@@ -95,4 +81,4 @@ app.command("status")(status_command)
 # Command groups.
 app.add_typer(config_app, name="config")
 app.add_typer(models_app, name="models")
-_register_schedule_group()
+app.add_typer(schedule_app, name="schedule")

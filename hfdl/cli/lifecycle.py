@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption
+from hfdl.cli.output import print_json, print_message, print_note, print_table
 
 
 def _print_report(report_dict: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        sys.stdout.write(json.dumps(report_dict, indent=2) + "\n")
+        print_json(report_dict)
         return
-    from hfdl.cli.render import print_table
-
     timers = report_dict.get("timers", [])
     if timers:
         print_table(
@@ -34,10 +30,9 @@ def _print_report(report_dict: dict[str, Any], as_json: bool) -> None:
             ],
         )
     for note in report_dict.get("notes", []):
-        sys.stderr.write(f"hfdl: note: {note}\n")
+        print_note(note)
 
 
-@app.command("start")
 def start_command(
     context: typer.Context,
     foreground: Annotated[
@@ -54,7 +49,7 @@ def start_command(
     app_context: AppContext = context.obj
     settings = app_context.settings()
     if foreground:
-        from hfdl.cli.foreground import serve_foreground
+        from hfdl.services.foreground import serve_foreground
 
         serve_foreground(settings)
         return
@@ -64,7 +59,6 @@ def start_command(
     _print_report(report.to_dict(), json_output)
 
 
-@app.command("stop")
 def stop_command(context: typer.Context, json_output: JsonOption = False) -> None:
     """Stop and disable hfdl's timers (and a running download); schedules are kept.
 
@@ -76,13 +70,13 @@ def stop_command(context: typer.Context, json_output: JsonOption = False) -> Non
     app_context: AppContext = context.obj
     report = stop(app_context.settings(), app_context.scope())
     if json_output:
-        sys.stdout.write(json.dumps(report.to_dict(), indent=2) + "\n")
+        print_json(report.to_dict())
         return
     for timer in report.disabled:
-        sys.stderr.write(f"hfdl: stopped and disabled {timer}\n")
+        print_message(f"stopped and disabled {timer}")
     for run in report.stopped:
-        sys.stderr.write(f"hfdl: stopped {run.describe()}\n")
+        print_message(f"stopped {run.describe()}")
     if report.disabled and not report.stopped:
-        sys.stderr.write("hfdl: no run was working\n")
+        print_message("no run was working")
     for note in report.notes:
-        sys.stderr.write(f"hfdl: note: {note}\n")
+        print_note(note)

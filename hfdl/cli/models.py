@@ -113,7 +113,7 @@ def list_command(
     yet to remove), or ~estimate when the model is not downloaded.
     """
     from hfdl.cli.models_render import print_summaries, print_summaries_json
-    from hfdl.services.models.manage import ModelFilters, list_models
+    from hfdl.services.models.queries import ModelFilters, list_models
 
     filters = ModelFilters(status=status, tag=tag, priority=priority, enabled=enabled)
     summaries = list_models(_settings(context), filters)
@@ -138,7 +138,7 @@ def show_command(
     content. A model removed from the catalog is shown from its history.
     """
     from hfdl.cli.models_render import print_details
-    from hfdl.services.models.manage import show_model
+    from hfdl.services.models.queries import show_model
 
     details = show_model(_settings(context), name, attempts=attempts)
     if json_output:
@@ -154,7 +154,7 @@ def validate_command(context: typer.Context) -> None:
     Every problem is listed with its location. Exit status 0 when valid, 65 when not, 66
     when the file does not exist.
     """
-    from hfdl.services.models.manage import validate_catalog
+    from hfdl.services.models.queries import validate_catalog
 
     catalog = validate_catalog(_settings(context))
     print_message(f"{catalog.path} is valid: {len(catalog.models)} model(s)")

@@ -29,7 +29,7 @@ def run_command(
     schedule: ScheduleOption = None,
     tag: TagOption = None,
     model: ModelOption = None,
-    max_concurrent: Annotated[
+    concurrent_downloads: Annotated[
         int | None,
         typer.Option(
             "--max-concurrent", min=1, help="Download at most N models at once.", show_default=False
@@ -83,7 +83,7 @@ def run_command(
         schedule_name=schedule,
         tags=frozenset(tag) if tag else None,
         model_names=frozenset(model) if model else None,
-        concurrent_downloads=max_concurrent,
+        concurrent_downloads=concurrent_downloads,
         dry_run=dry_run,
         wait_for_lock=wait or wait_timeout is not None,
         wait_timeout=wait_timeout,

@@ -9,23 +9,20 @@ command writes nothing.
 
 from __future__ import annotations
 
-import json
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from hfdl.cli.app import app
 from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption
+from hfdl.cli.output import print_json, print_message, print_note, print_table, print_text
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from hfdl.config import Settings
-    from hfdl.services.schedules import ScheduleOverview
-    from hfdl.store.rows import ScheduleRow
+    from hfdl.services.invocation import Settings
+    from hfdl.services.schedules import ScheduleOverview, ScheduleRow
 
 schedule_app = typer.Typer(
     name="schedule",
@@ -33,7 +30,6 @@ schedule_app = typer.Typer(
     no_args_is_help=True,
     rich_markup_mode=None,
 )
-app.add_typer(schedule_app, name="schedule")
 
 IdOrNameArgument = Annotated[
     str, typer.Argument(metavar="ID_OR_NAME", help="The schedule's id or name.", show_default=False)
@@ -46,18 +42,11 @@ def _sync_systemd(app_context: AppContext) -> None:
     Raises:
         SystemdError: the change is saved in the database but systemd could not be updated.
     """
-    from hfdl.errors import SystemdError
-    from hfdl.services.lifecycle import sync_units
+    from hfdl.services.lifecycle import sync_after_schedule_change
 
-    try:
-        report = sync_units(app_context.settings(), app_context.scope())
-    except SystemdError as error:
-        raise SystemdError(
-            f"the schedule change is saved, but systemd was not updated: {error.message}",
-            hint=error.hint or "run 'hfdl start' once systemd is reachable",
-        ) from error
+    report = sync_after_schedule_change(app_context.settings(), app_context.scope())
     for note in report.notes:
-        sys.stderr.write(f"hfdl: note: {note}\n")
+        print_note(note)
 
 
 def _change(
@@ -69,7 +58,7 @@ def _change(
     """Apply one change to one schedule, report it, then sync systemd."""
     app_context: AppContext = context.obj
     row = action(app_context.settings(), id_or_name)
-    sys.stderr.write(f"hfdl: schedule {row.name!r} (id {row.id}) {outcome}\n")
+    print_message(f"schedule {row.name!r} (id {row.id}) {outcome}")
     _sync_systemd(app_context)
 
 
@@ -158,7 +147,7 @@ def create_command(
         enabled=not disabled,
     )
     state = "enabled" if row.enabled else "disabled"
-    sys.stderr.write(f"hfdl: created schedule {row.name!r} (id {row.id}, {state})\n")
+    print_message(f"created schedule {row.name!r} (id {row.id}, {state})")
     _sync_systemd(app_context)
 
 
@@ -172,12 +161,12 @@ def list_command(context: typer.Context, json_output: JsonOption = False) -> Non
     # No database yet means no schedules: the service says so rather than create the file.
     entries = list_overviews(app_context.settings())
     if json_output:
-        sys.stdout.write(json.dumps([entry.to_dict() for entry in entries], indent=2) + "\n")
+        print_json([entry.to_dict() for entry in entries])
         return
     if not entries:
-        sys.stderr.write(
-            "hfdl: no schedules; create one with 'hfdl schedule create', or let 'hfdl start' "
-            "create 'default' from the configuration's default_schedule\n"
+        print_message(
+            "no schedules; create one with 'hfdl schedule create', or let 'hfdl start' "
+            "create 'default' from the configuration's default_schedule"
         )
         return
     _print_schedules(entries)
@@ -200,7 +189,7 @@ def show_command(
     settings = app_context.settings()
     entry = show_schedule(settings, id_or_name)
     if json_output and not units:
-        sys.stdout.write(json.dumps(entry.to_dict(), indent=2) + "\n")
+        print_json(entry.to_dict())
         return
     if not units:
         _print_details(entry)
@@ -208,12 +197,12 @@ def show_command(
     rendered = schedule_units(settings, entry.schedule, app_context.scope())
     if json_output:
         document = [{"name": unit.name, "content": unit.content} for unit in rendered]
-        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        print_json(document)
         return
     for index, unit in enumerate(rendered):
         if index:
-            sys.stdout.write("\n")
-        sys.stdout.write(f"# --- {unit.name} ---\n{unit.content}")
+            print_text("\n")
+        print_text(f"# --- {unit.name} ---\n{unit.content}")
 
 
 @schedule_app.command("enable")
@@ -254,8 +243,6 @@ def _local(moment: datetime | None) -> str:
 
 
 def _print_schedules(entries: list[ScheduleOverview]) -> None:
-    from hfdl.cli.render import print_table
-
     rows = [
         (
             entry.schedule.id,
@@ -289,4 +276,4 @@ def _print_details(entry: ScheduleOverview) -> None:
         ("next run", _local(entry.next_run)),
         ("last run", f"{_local(last.started_at)} ({last.status})" if last else "-"),
     ]
-    sys.stdout.write("".join(f"{label + ':':<16}{value}\n" for label, value in lines))
+    print_text("".join(f"{label + ':':<16}{value}\n" for label, value in lines))

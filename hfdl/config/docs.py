@@ -81,7 +81,7 @@ _SHORT_TYPES = {
 # The comment's "hfdl/config/schema.py" names where the settings are defined, which is what
 # a reader who wants to change the reference needs to edit.
 _REFERENCE_INTRODUCTION = """\
-<!-- Generated from hfdl/config/schema.py by render_reference_markdown(); do not edit.
+<!-- Generated from the schema (hfdl/config/schema.py) by hfdl/config/docs.py; do not edit.
      Regenerate: uv run python -m hfdl.config > docs/configuration.md -->
 
 ## Configuration reference

@@ -21,209 +21,19 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from hfdl.logs.journal_source import JournalSource, journal_available
 from hfdl.logs.journald import (
     PRIORITIES_BY_NAME,
-    SYSLOG_IDENTIFIER,
-    journal_module_available,
-    journald_reachable,
-    priority_name,
 )
+from hfdl.logs.records import LogQuery, LogReading, LogRecord, field_integer, field_text
 from hfdl.logs.setup import LOG_FILE_BACKUPS, parse_file_line
 
 # With --follow and no --tail, show this many records first (as journalctl -f does).
 FOLLOW_DEFAULT_TAIL = 10
-
-
-@dataclass(frozen=True)
-class LogRecord:
-    """One log record of hfdl, from the journal or the log file.
-
-    ``time`` is timezone-aware (local time); ``priority`` is the syslog priority (6 = info).
-    """
-
-    time: datetime
-    priority: int
-    message: str
-    session_id: int | None = None
-    model: str | None = None
-    event: str | None = None
-    bytes: int | None = None
-    source: str = "journal"
-
-    @property
-    def level(self) -> str:
-        """The level name: ``DEBUG``, ``INFO``, ``NOTICE``, ``WARNING``, ``ERROR``, ..."""
-        return priority_name(self.priority)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON shape of ``hfdl logs --json``: the journal fields, lower-cased, unprefixed."""
-        return {
-            "time": self.time.isoformat(timespec="microseconds"),
-            "level": self.level,
-            "message": self.message,
-            "session_id": self.session_id,
-            "model": self.model,
-            "event": self.event,
-            "bytes": self.bytes,
-        }
-
-
-@dataclass(frozen=True)
-class LogQuery:
-    """Which records to show.
-
-    Attributes:
-        tail: only the last N matching records (``None``: all).
-        session_id: only this session's records.
-        model: only this model's records.
-        since: only records at or after this moment.
-    """
-
-    tail: int | None = None
-    session_id: int | None = None
-    model: str | None = None
-    since: datetime | None = None
-
-    def matches(self, record: LogRecord) -> bool:
-        """Whether ``record`` passes the filters (the journal applies them itself)."""
-        if self.session_id is not None and record.session_id != self.session_id:
-            return False
-        if self.model is not None and record.model != self.model:
-            return False
-        return self.since is None or record.time >= self.since
-
-
-@dataclass
-class LogReading:
-    """What :func:`read_logs` found.
-
-    Attributes:
-        records: matching records, oldest first.
-        journal: whether the journal was read (``False``: no journald here).
-        log_file: the log file looked at.
-        notes: things to tell the user on stderr (where records came from, or not).
-    """
-
-    records: list[LogRecord]
-    journal: bool
-    log_file: Path
-    notes: list[str] = field(default_factory=list)
-
-
-def journal_available() -> bool:
-    """Whether there is a journal to read here: journald running and systemd-python present."""
-    return journald_reachable() and journal_module_available()
-
-
-def _text(value: Any) -> str | None:
-    """A journal field as text (systemd-python leaves invalid UTF-8 as bytes)."""
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        return value.decode("utf-8", errors="replace")
-    return str(value)
-
-
-def _integer(value: Any) -> int | None:
-    """A numeric field as int, or None when absent or not a number."""
-    text = _text(value)
-    if text is None:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        return None
-
-
-def journal_entry_to_record(entry: dict[str, Any]) -> LogRecord:
-    """Turn one systemd-python journal entry into a :class:`LogRecord`.
-
-    Args:
-        entry: as ``journal.Reader`` returns it (``__REALTIME_TIMESTAMP`` a datetime,
-            ``PRIORITY`` an int, other fields text or bytes).
-    """
-    moment = entry.get("__REALTIME_TIMESTAMP")
-    if not isinstance(moment, datetime):
-        moment = datetime.now(UTC)
-    priority = entry.get("PRIORITY")
-    return LogRecord(
-        time=moment.astimezone(),
-        priority=priority if isinstance(priority, int) else (_integer(priority) or 6),
-        message=_text(entry.get("MESSAGE")) or "",
-        session_id=_integer(entry.get("HFDL_SESSION_ID")),
-        model=_text(entry.get("HFDL_MODEL")),
-        event=_text(entry.get("HFDL_EVENT")),
-        bytes=_integer(entry.get("HFDL_BYTES")),
-        source="journal",
-    )
-
-
-class JournalSource:
-    """hfdl's entries in the journal, filtered by a query (systemd-python ``Reader``).
-
-    Raises:
-        ImportError: systemd-python is not installed.
-    """
-
-    def __init__(self, query: LogQuery) -> None:
-        from systemd import journal
-
-        self.query = query
-        self.reader = journal.Reader()
-        # Matches on different fields are ANDed by the journal itself.
-        self.reader.add_match(SYSLOG_IDENTIFIER=SYSLOG_IDENTIFIER)
-        if query.model is not None:
-            self.reader.add_match(HFDL_MODEL=query.model)
-        if query.session_id is not None:
-            self.reader.add_match(HFDL_SESSION_ID=str(query.session_id))
-
-    def close(self) -> None:
-        """Release the journal files."""
-        self.reader.close()
-
-    def read(self) -> list[LogRecord]:
-        """The matching records, oldest first; only the last ``tail`` when it is set.
-
-        Leaves the reader at the newest entry, so :meth:`new_records` returns what comes next.
-        """
-        tail = self.query.tail
-        if tail is not None:
-            self.reader.seek_tail()
-            newest_first: list[LogRecord] = []
-            while len(newest_first) < tail:
-                entry = self.reader.get_previous()
-                if not entry:
-                    break
-                record = journal_entry_to_record(entry)
-                if self.query.since is not None and record.time < self.query.since:
-                    break
-                newest_first.append(record)
-            self.reader.seek_tail()
-            self.reader.get_previous()  # seek_tail needs a step back before get_next works
-            return list(reversed(newest_first))
-        if self.query.since is not None:
-            self.reader.seek_realtime(self.query.since.timestamp())
-        else:
-            self.reader.seek_head()
-        records = [journal_entry_to_record(entry) for entry in self.reader]
-        return [record for record in records if self.query.matches(record)]
-
-    def new_records(self, timeout: float) -> list[LogRecord]:
-        """Wait up to ``timeout`` seconds for entries after the last one read; return them."""
-        self.reader.wait(timeout)
-        return [
-            record
-            for record in (journal_entry_to_record(entry) for entry in self.reader)
-            if self.query.matches(record)
-        ]
-
-
-# -- the log file -------------------------------------------------------------------------
 
 
 def file_line_to_record(data: dict[str, Any]) -> LogRecord | None:
@@ -239,10 +49,10 @@ def file_line_to_record(data: dict[str, Any]) -> LogRecord | None:
         time=moment.astimezone(),
         priority=PRIORITIES_BY_NAME.get(level, 6),
         message=str(data.get("message", "")),
-        session_id=_integer(data.get("session_id")),
-        model=_text(data.get("model")),
-        event=_text(data.get("event")),
-        bytes=_integer(data.get("bytes")),
+        session_id=field_integer(data.get("session_id")),
+        model=field_text(data.get("model")),
+        event=field_text(data.get("event")),
+        bytes=field_integer(data.get("bytes")),
         source="file",
     )
 

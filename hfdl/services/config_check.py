@@ -30,6 +30,7 @@ from hfdl.errors import (
     CatalogNotFound,
     ConfigError,
     ConfigFileNotFound,
+    InvalidSchedule,
     Problem,
     StoreError,
     SystemdError,
@@ -194,11 +195,16 @@ def _check_schedules(report: ValidationReport, settings: Settings) -> None:
 
 def _check_calendar(schedule: Any) -> tuple[str | None, bool]:
     """Return (problem or None, whether systemd-analyze was there to check it)."""
+    from hfdl.store.rows import ScheduleRow
     from hfdl.systemd.calendar import next_elapse, on_calendar
 
     try:
-        expression = on_calendar(schedule)
-    except UnsafeUnitValue as error:
+        # A stored row is checked as a Schedule first: the database may have been edited
+        # by hand, and on_calendar trusts what it is given.
+        expression = on_calendar(
+            schedule.definition if isinstance(schedule, ScheduleRow) else schedule
+        )
+    except (UnsafeUnitValue, InvalidSchedule) as error:
         return error.message, True
     try:
         elapse: datetime | None = next_elapse(expression)

@@ -13,12 +13,13 @@ import signal
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from hfdl.config import Settings
 from hfdl.errors import Cancelled, HfdlError, StoreError
 from hfdl.store import ScheduleRow
+from hfdl.systemd.calendar import next_fire
 
 logger = logging.getLogger("hfdl.foreground")
 
@@ -32,39 +33,6 @@ def pid_file_path(settings: Settings, environ: Mapping[str, str] | None = None) 
         if environ.get(name):
             return Path(environ[name])
     return settings.state_directory / "hfdl.pid"
-
-
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def weekday_number(day: str | int) -> int:
-    """A schedule's day as 0-6 (Monday = 0), from ``5``, ``"5"``, ``"fri"`` or ``"friday"``."""
-    text = str(day).strip().lower()
-    if text.isdigit():
-        return int(text) % 7
-    return WEEKDAYS.index(text[:3])
-
-
-def next_fire(schedule: ScheduleRow, now: datetime) -> datetime:
-    """The next local time at or after ``now`` when ``schedule`` fires.
-
-    Args:
-        schedule: a daily or weekly schedule (``day`` 0 = Monday).
-        now: a timezone-aware local time.
-
-    Returns:
-        The next firing time (strictly after ``now``).
-    """
-    hour, minute = (int(part) for part in schedule.time.split(":"))
-    candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if schedule.type == "weekly" and schedule.day is not None:
-        weekday = weekday_number(schedule.day)
-        candidate += timedelta(days=(weekday - candidate.weekday()) % 7)
-        if candidate <= now:
-            candidate += timedelta(days=7)
-    elif candidate <= now:
-        candidate += timedelta(days=1)
-    return candidate
 
 
 def due_schedule(

@@ -139,6 +139,29 @@ def sync_units(
     return report
 
 
+def sync_after_schedule_change(settings: Settings, scope_name: str) -> LifecycleReport:
+    """The one hook every schedule change calls: :func:`sync_units` without starting.
+
+    Args:
+        settings: the effective configuration.
+        scope_name: ``user`` or ``system``.
+
+    Returns:
+        What :func:`sync_units` did (its notes say when hfdl is not started in the scope).
+
+    Raises:
+        SystemdError: the change is saved in the database but systemd could not be updated.
+        InvalidSchedule: a stored schedule is not valid (the database was edited by hand).
+    """
+    try:
+        return sync_units(settings, scope_name)
+    except SystemdError as error:
+        raise SystemdError(
+            f"the schedule change is saved, but systemd was not updated: {error.message}",
+            hint=error.hint or "run 'hfdl start' once systemd is reachable",
+        ) from error
+
+
 def stop(settings: Settings, scope_name: str) -> LifecycleReport:
     """Stop and disable hfdl's timers and any running run service; keep the schedules.
 

@@ -2,7 +2,7 @@
 
 The tables are *created* by the migrations in :mod:`hfdl.store.migrations`, never by
 ``metadata.create_all``: a migration is frozen once released, while these definitions always
-describe the newest schema. ``tests/test_store.py`` checks that the two agree.
+describe the newest schema. ``tests/e2e/test_store.py`` checks that the two agree.
 
 Storage conventions:
 

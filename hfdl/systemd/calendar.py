@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from hfdl.errors import SystemdError
@@ -23,6 +23,7 @@ from hfdl.schedule import WEEKDAYS
 if TYPE_CHECKING:
     from hfdl.config import Settings
     from hfdl.schedule import Schedule
+    from hfdl.store.rows import ScheduleRow
 
 SYSTEMD_ANALYZE = "systemd-analyze"
 # systemd-analyze answers in milliseconds; this only bounds a hung or broken binary.
@@ -193,3 +194,36 @@ def start_limit_interval_seconds(settings: Settings) -> int:
     service = settings.service
     series = 2 * (int(service.retry_attempts) + 1) * int(service.retry_delay_seconds)
     return min(series, _MAX_START_LIMIT_INTERVAL_SECONDS)
+
+
+# -- without systemd (``hfdl start --foreground``) --------------------------------------------
+
+
+def weekday_number(day: str | int) -> int:
+    """A schedule's day as 0-6 (Monday = 0), from ``5``, ``"5"``, ``"fri"`` or ``"friday"``."""
+    text = str(day).strip().lower()
+    if text.isdigit():
+        return int(text) % 7
+    return [weekday.lower() for weekday in WEEKDAYS].index(text[:3])
+
+
+def next_fire(schedule: ScheduleRow, now: datetime) -> datetime:
+    """The next local time at or after ``now`` when ``schedule`` fires.
+
+    Args:
+        schedule: a daily or weekly schedule (``day`` 0 = Monday).
+        now: a timezone-aware local time.
+
+    Returns:
+        The next firing time (strictly after ``now``).
+    """
+    hour, minute = (int(part) for part in schedule.time.split(":"))
+    candidate = now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if schedule.type == "weekly" and schedule.day is not None:
+        weekday = weekday_number(schedule.day)
+        candidate += timedelta(days=(weekday - candidate.weekday()) % 7)
+        if candidate <= now:
+            candidate += timedelta(days=7)
+    elif candidate <= now:
+        candidate += timedelta(days=1)
+    return candidate

@@ -1,7 +1,7 @@
 """hfdl.paths: the default locations hfdl computes from the environment.
 
 How they become the settings' defaults is in ``tests/unit/config/test_loader.py``; that they
-agree with huggingface_hub itself is checked in a subprocess in ``tests/test_config.py``.
+agree with huggingface_hub itself is checked in a subprocess in ``tests/e2e/test_config.py``.
 """
 
 from __future__ import annotations

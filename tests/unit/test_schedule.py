@@ -4,7 +4,7 @@ The rules are tested through the public surface only: :func:`parse_schedule` wit
 a caller could pass (including ones the command line never produces: booleans, floats,
 generators), the :class:`Schedule` value itself, and the two checks other modules reuse
 (:func:`schedule_name_problem`, :func:`tag_problems`). Messages are checked for the words a
-user needs, not their exact wording. ``tests/test_schedules.py`` shows the same refusals
+user needs, not their exact wording. ``tests/e2e/test_schedules.py`` shows the same refusals
 reaching ``hfdl schedule`` end to end.
 """
 

@@ -518,7 +518,7 @@ def test_models_list_does_not_import_the_hub_client(workspace: Workspace) -> Non
 
     assert result.returncode == 0, result.stderr
     imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
-    assert "hfdl.services.models.manage" in imported
+    assert "hfdl.services.models.queries" in imported
     assert not [name for name in imported if name.startswith(("huggingface_hub", "httpx"))]
 
 
@@ -562,7 +562,7 @@ def test_sizes_are_formatted_only_by_format_size() -> None:
     """No module formats a byte count with its own unit table or unit suffix."""
     import ast
 
-    package = Path(__file__).resolve().parent.parent / "hfdl"
+    package = Path(__file__).resolve().parents[2] / "hfdl"
     unit = re.compile(r"^\s?(?:[KMGTPE]i?B|bytes?)(?:/s)?\b")
     offenders: list[str] = []
     for source in sorted(package.rglob("*.py")):

@@ -21,29 +21,6 @@ from hfdl import paths
 from hfdl.config import FIELDS_BY_KEY
 from tests.config_files import REPOSITORY, flatten, load, write_config
 
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    """An empty home directory inside tmp_path."""
-    directory = tmp_path / "home"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
-def workdir(tmp_path: Path) -> Path:
-    """An empty working directory: no ./config/default.yaml to find."""
-    directory = tmp_path / "work"
-    directory.mkdir()
-    return directory
-
-
-@pytest.fixture
-def environ(home: Path) -> dict[str, str]:
-    """A minimal environment: only HOME, pointing into tmp_path."""
-    return {"HOME": str(home)}
-
-
 # --- hfdl.paths agrees with huggingface_hub -----------------------------------------------
 
 

@@ -6,8 +6,9 @@ import signal
 import threading
 from datetime import UTC, datetime, timedelta
 
-from hfdl.services.foreground import ForegroundScheduler, due_schedule, next_fire
+from hfdl.services.foreground import ForegroundScheduler, due_schedule
 from hfdl.store.rows import ScheduleRow
+from hfdl.systemd.calendar import next_fire
 from tests.workspace import Workspace, wait_for
 
 NOW = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)  # a Friday

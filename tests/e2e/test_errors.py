@@ -10,7 +10,7 @@ import pytest
 from hfdl import errors
 from tests.workspace import Workspace
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 EXPECTED_CODES = {
     errors.UsageError: 2,

@@ -10,6 +10,7 @@ import json
 import os
 import pty
 import re
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -466,3 +467,26 @@ def test_validate_reports_yaml_nested_too_deeply(workspace: Workspace) -> None:
     assert f"{workspace.config_path}: YAML nested too deeply" in result.stdout
     assert run.returncode == 78, run.stderr
     assert "Traceback" not in result.stderr + run.stderr
+
+
+def test_validate_reports_a_schedule_edited_by_hand_in_the_database(
+    workspace: Workspace,
+) -> None:
+    """A stored schedule is checked as a Schedule value before its calendar is built."""
+    workspace.write_catalog([{"name": "org/model"}])
+    created = workspace.hfdl(
+        "schedule", "create", "--name", "nightly", "--type", "daily", "--time", "02:00"
+    )
+    assert created.returncode == 0, created.stderr
+    with sqlite3.connect(workspace.db_path) as connection:
+        connection.execute("UPDATE schedules SET time = '25:99' WHERE name = 'nightly'")
+    connection.close()
+
+    result = workspace.hfdl("config", "validate", "--json")
+
+    assert result.returncode == 78, result.stderr
+    found = {(item["path"], item["message"]) for item in json.loads(result.stdout)["problems"]}
+    messages = [message for path, message in found if path == "schedules[nightly]"]
+    # The Schedule's own message (before this check, on_calendar built "*-*-* 25:99:00").
+    assert len(messages) == 1 and "'25:99' is not a time" in messages[0]
+    assert "Traceback" not in result.stderr

@@ -270,7 +270,7 @@ def test_pytest_reexecutes_itself_and_passes_the_exit_code_through(tmp_path: Pat
             "pytest",
             "-p",
             "no:cacheprovider",
-            "tests/test_systemd_harness.py",
+            "tests/systemd/test_systemd_harness.py",
             "-k",
             "no_such_test_name",
         ],

@@ -33,7 +33,7 @@ from hfdl.errors import (
 )
 from hfdl.sizes import format_size, parse_size
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_CATALOG = REPO_ROOT / "config" / "models.json"
 LAST_UPDATED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 

@@ -1,8 +1,8 @@
 """The shipped configuration files are documented inline, key by key.
 
-That they are valid and complete is tested in ``tests/test_config.py``
+That they are valid and complete is tested in ``tests/e2e/test_config.py``
 (``test_shipped_configuration_files_are_valid_and_complete``) and the sample catalog in
-``tests/test_catalog.py`` (``test_shipped_catalog_is_valid``); this module checks what a
+``tests/e2e/test_catalog.py`` (``test_shipped_catalog_is_valid``); this module checks what a
 person reading them needs: a header saying what the file is for, and a comment on every key.
 The file ``hfdl config reset`` writes is held to the same standard.
 """
@@ -18,7 +18,7 @@ import yaml
 from hfdl.config import FIELDS_BY_KEY, validate_document
 from hfdl.services.configure import defaults_text
 
-CONFIG_DIRECTORY = Path(__file__).resolve().parent.parent / "config"
+CONFIG_DIRECTORY = Path(__file__).resolve().parents[2] / "config"
 SHIPPED = ["default.yaml", "development.yaml", "production.yaml"]
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[a-z_]+):(?P<rest>.*)$")
 

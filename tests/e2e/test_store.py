@@ -35,7 +35,7 @@ from hfdl.store.migrations import Migration, run_statements
 from hfdl.store.reader import StateReader
 from hfdl.store.tables import metadata as table_metadata
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = socket.gethostname()
 LATEST = migrations_module.LATEST_VERSION
 

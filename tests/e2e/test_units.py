@@ -41,7 +41,7 @@ from hfdl.systemd.units import (
     writable_paths,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 # The venv's console script: `verify` checks that ExecStart's binary exists.
 HFDL = Path(sys.executable).parent / "hfdl"
 # Outside /tmp, as in production, so that the sandbox keeps PrivateTmp=yes.

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-import tests.test_systemd_lifecycle as lifecycle_tests
+import tests.systemd.test_systemd_lifecycle as lifecycle_tests
 from hfdl.cli.status_text import render_status
 from hfdl.config import load_settings
 from hfdl.services.status import collect_status

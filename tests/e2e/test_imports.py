@@ -129,12 +129,6 @@ def test_a_run_with_nothing_to_do_never_loads_the_hub_client(workspace: Workspac
 # systemd, config, logs, token) is reached through a service.
 CLI_MAY_IMPORT = ("hfdl.services", "hfdl.cli", "hfdl.errors", "hfdl.sizes")
 
-# PENDING (issue 12): these two still import modules below the services and decorate `app`
-# from `hfdl.cli.app` (which imports them back: the one import cycle left). They are
-# converted once the schedule and systemd services are reshaped; then empty this set, and
-# both rules below hold for every file of the CLI.
-PENDING = {"hfdl/cli/schedule.py", "hfdl/cli/lifecycle.py"}
-
 
 def module_name(path: Path, root: Path) -> str:
     """``hfdl/cli/app.py`` -> ``hfdl.cli.app``; a package's ``__init__.py`` is the package."""
@@ -292,13 +286,13 @@ def test_the_cli_imports_only_services_and_shared_modules() -> None:
     """The CLI talks only to the services (and errors, sizes); see ``CLI_MAY_IMPORT``.
 
     Checked against the code before issue 12's CLI part (commit 3f267e8, unpacked with
-    ``git archive``): ``cli_import_violations`` listed 11 files besides the pending two, this
+    ``git archive``): ``cli_import_violations`` listed 13 files and this
     test failed (``hfdl.config``, ``hfdl.store.rows``, ``hfdl.engine.events``, ``hfdl.token``,
     ``hfdl.logs.reader``...).
     """
     violations = cli_import_violations(REPO_ROOT)
 
-    assert {path: found for path, found in violations.items() if path not in PENDING} == {}
+    assert violations == {}
 
 
 def test_no_import_cycles_among_hfdl_modules() -> None:
@@ -308,14 +302,7 @@ def test_no_import_cycles_among_hfdl_modules() -> None:
     ``git archive``): it failed on the nine-module cycle of ``hfdl.cli.app`` and the command
     modules that imported ``app``, which ``app`` imported in a function it called at once.
     """
-    # Until they are converted, the PENDING modules may form a cycle with `hfdl.cli.app`,
-    # which imports them for the commands they register on `app` when imported. There is
-    # no other cycle, in the CLI or elsewhere, to allow.
-    allowed = {"hfdl.cli.app"} | {module_name(REPO_ROOT / path, REPO_ROOT) for path in PENDING}
-
-    cycles = import_cycles(import_graph(REPO_ROOT))
-
-    assert sorted(cycle for cycle in cycles if not set(cycle) <= allowed) == []
+    assert sorted(import_cycles(import_graph(REPO_ROOT))) == []
 
 
 def test_the_graph_sees_a_cycle() -> None:

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.hubserver import HubServer
-from tests.test_systemd_lifecycle import WEIGHTS, create_schedule, force_fire, hfdl_json
+from tests.systemd.test_systemd_lifecycle import WEIGHTS, create_schedule, force_fire, hfdl_json
 from tests.workspace import Workspace, wait_for
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hfdl.cli import reference
 
-README = Path(__file__).resolve().parent.parent / "README.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_every_command_and_option_has_help() -> None:

@@ -1,0 +1,1 @@
+"""End-to-end tier: real hfdl processes, the local Hub server, real SQLite files, the CLI."""

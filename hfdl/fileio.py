@@ -78,3 +78,27 @@ def fsync_directory(directory: Path) -> None:
             os.fsync(descriptor)
     finally:
         os.close(descriptor)
+
+
+def process_umask() -> int:
+    """The process's file mode creation mask, read without changing it.
+
+    ``os.umask`` can only be read by setting it, which races with other threads creating
+    files; Linux reports it in ``/proc/self/status`` (since 4.7). The fallback sets and
+    restores it at once.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def mode_for_new_file(requested: int = 0o666) -> int:
+    """The mode ``open()`` would give a new file: ``requested`` less the process's umask."""
+    return requested & ~process_umask()

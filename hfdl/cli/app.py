@@ -19,7 +19,7 @@ from hfdl import __version__
 from hfdl.cli.cleanup import cleanup_command
 from hfdl.cli.config import config_app
 from hfdl.cli.context import AppContext
-from hfdl.cli.lifecycle import start_command, stop_command
+from hfdl.cli.lifecycle import start_command, stop_command, uninstall_command
 from hfdl.cli.logs import logs_command
 from hfdl.cli.models import models_app
 from hfdl.cli.options import ConfigOption, DebugOption, QuietOption, ScopeOption, VerboseOption
@@ -74,6 +74,7 @@ def main_options(
 app.command("cleanup")(cleanup_command)
 app.command("start")(start_command)
 app.command("stop")(stop_command)
+app.command("uninstall")(uninstall_command)
 app.command("logs")(logs_command)
 app.command("run")(run_command)
 app.command("status")(status_command)

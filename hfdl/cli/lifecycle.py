@@ -1,4 +1,5 @@
-"""``hfdl start`` and ``hfdl stop``: hand the schedules to systemd, or take them back."""
+"""``hfdl start``, ``hfdl stop`` and ``hfdl uninstall``: hand the schedules to systemd, take
+them back, or remove everything hfdl installed in systemd."""
 
 from __future__ import annotations
 
@@ -80,3 +81,30 @@ def stop_command(context: typer.Context, json_output: JsonOption = False) -> Non
         print_message("no run was working")
     for note in report.notes:
         print_note(note)
+
+
+def uninstall_command(context: typer.Context, json_output: JsonOption = False) -> None:
+    """Stop hfdl and remove every unit, link and timer stamp it installed in this scope.
+
+    Only files hfdl generated (they carry its marker line) are removed; a file named like
+    hfdl's without it is reported and kept. The database, configuration, catalog and
+    downloads are kept: `hfdl start` installs the units again. A repeat does nothing.
+    """
+    from hfdl.services.lifecycle import uninstall
+
+    app_context: AppContext = context.obj
+    report = uninstall(app_context.settings(), app_context.scope())
+    if json_output:
+        print_json(report.to_dict())
+        return
+    for timer in report.disabled:
+        print_message(f"stopped and disabled {timer}")
+    for run in report.stopped:
+        print_message(f"stopped {run.describe()}")
+    for path in report.removed:
+        print_message(f"removed {path}")
+    for note in report.notes:
+        print_note(note)
+    if report.did_something:
+        kept = ", ".join(f"{what} {path}" for what, path in report.kept_data.items() if path)
+        print_note(f"kept hfdl's data: {kept}; `hfdl start` installs the units again")

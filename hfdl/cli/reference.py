@@ -52,6 +52,25 @@ def _argument_name(parameter: Any) -> str:
     return str(getattr(parameter, "metavar", None) or parameter.name).upper()
 
 
+def arguments_of(command: Any) -> list[Any]:
+    """The positional arguments of a command, in order (also used by ``hfdl.cli.manpage``)."""
+    return [parameter for parameter in command.params if _is_argument(parameter)]
+
+
+def options_of(command: Any) -> list[Any]:
+    """The visible options of a command, in order, without ``--help``."""
+    return [
+        parameter
+        for parameter in command.params
+        if _is_option(parameter) and not parameter.hidden and parameter.name != "help"
+    ]
+
+
+def argument_name(parameter: Any) -> str:
+    """How an argument is shown in usage lines: its metavar or its name, upper case."""
+    return _argument_name(parameter)
+
+
 def _option_line(parameter: Any) -> str:
     if _is_option(parameter):
         names = ", ".join(f"`{name}`" for name in [*parameter.opts, *parameter.secondary_opts])

@@ -54,6 +54,8 @@ class _Declaration:
     minimum: int | None
     maximum: int | None
     env: tuple[str, ...]
+    pattern: str | None
+    pattern_doc: str | None
 
 
 def setting(
@@ -67,6 +69,8 @@ def setting(
     minimum: int | None = None,
     maximum: int | None = None,
     env: tuple[str, ...] = (),
+    pattern: str | None = None,
+    pattern_doc: str | None = None,
 ) -> Any:
     """Declare a setting as a dataclass attribute.
 
@@ -82,6 +86,8 @@ def setting(
         maximum: largest allowed integer.
         env: environment variables that override the setting, highest priority first. Each
             ``HFDL_X`` name is also accepted as ``HF_DOWNLOADER_X``.
+        pattern: a regular expression a string value must match whole (``str`` settings).
+        pattern_doc: what ``pattern`` allows, in words, for the error message.
 
     Returns:
         A ``dataclasses.field`` carrying the declaration (typed ``Any``, like ``field()``).
@@ -96,6 +102,8 @@ def setting(
         minimum=minimum,
         maximum=maximum,
         env=env,
+        pattern=pattern,
+        pattern_doc=pattern_doc,
     )
     metadata = {_SETTING: declaration}
     if default_factory is not None:
@@ -125,6 +133,10 @@ class SettingField:
     maximum: int | None
     choices: tuple[str, ...]
     env: tuple[str, ...]
+    # A string setting's value must match this whole (None: any string); pattern_doc says
+    # what it allows, in words, for error messages.
+    pattern: str | None = None
+    pattern_doc: str | None = None
 
     @property
     def name(self) -> str:
@@ -195,6 +207,8 @@ def collect_fields(cls: type, prefix: str = "") -> list[SettingField]:
                 maximum=declaration.maximum,
                 choices=choices,
                 env=_with_aliases(declaration.env),
+                pattern=declaration.pattern,
+                pattern_doc=declaration.pattern_doc,
             )
         )
     return collected

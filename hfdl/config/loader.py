@@ -1,8 +1,9 @@
 """Finding the configuration file and merging defaults, the file and the environment.
 
 Priority, later wins: built-in defaults, then the YAML file, then environment variables
-(only those set to a non-empty value). The Hugging Face token is not configuration and is
-read separately by :mod:`hfdl.token`.
+(only those set to a non-empty value), which come from the real environment or, for the
+variables it does not set, from ``./.env`` (:mod:`hfdl.config.dotenv`). The Hugging Face
+token is not configuration and is read separately by :mod:`hfdl.token`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hfdl import paths
+from hfdl.config.dotenv import apply_to_process, dotenv_variables, names_from_dotenv
 from hfdl.config.fields import DefaultContext
 from hfdl.config.schema import (
     CONFIG_PATH_ENV,
@@ -121,9 +123,12 @@ def _read_file(
 
 
 def _read_environment(
-    environ: Mapping[str, str], cwd: Path
+    environ: Mapping[str, str], cwd: Path, dotenv_names: set[str]
 ) -> tuple[dict[str, object], dict[str, str], list[Problem]]:
-    """Read the override variables; return values, their sources (``env:NAME``) and problems."""
+    """Read the override variables; return values, their sources and problems.
+
+    A source is ``env:NAME``, or ``.env:NAME`` for a variable in ``dotenv_names``.
+    """
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     problems: list[Problem] = []
@@ -134,15 +139,16 @@ def _read_environment(
         # The first variable set wins even when invalid: silently falling back to an
         # alias would hide the mistake.
         name, text = found
+        source = f".env:{name}" if name in dotenv_names else f"env:{name}"
         try:
             value = check_value(setting_field, parse_text(setting_field, text))
             if setting_field.kind == "path":
                 value = paths.resolve_path(str(value), cwd, environ)
         except ValueError as error:
-            problems.append(Problem(f"env:{name}", setting_field.key, str(error)))
+            problems.append(Problem(source, setting_field.key, str(error)))
             continue
         values[setting_field.key] = value
-        sources[setting_field.key] = f"env:{name}"
+        sources[setting_field.key] = source
     return values, sources, problems
 
 
@@ -167,6 +173,10 @@ def load_settings(
 ) -> Settings:
     """Load the effective settings: defaults, then the YAML file, then the environment.
 
+    ``<cwd>/.env`` first adds the variables it sets that the environment does not (see
+    :mod:`hfdl.config.dotenv`); when ``environ`` is ``None`` they are also put into this
+    process's environment, where the token lookup and ``huggingface_hub`` find them.
+
     Args:
         config_path: the file named with ``--config``; see :func:`find_config_file` for
             what is read when it is ``None``.
@@ -181,12 +191,18 @@ def load_settings(
 
     Raises:
         ConfigFileNotFound: a file named explicitly does not exist.
-        ConfigError: the file or the environment holds invalid values; every problem found
-            is reported at once.
+        ConfigError: the file, ``.env`` or the environment holds invalid values; every
+            problem found is reported at once (a malformed ``.env`` line alone first).
     """
-    environment: Mapping[str, str] = dict(os.environ) if environ is None else environ
+    process_environment = environ is None
+    environment = dict(os.environ if environ is None else environ)
     base = Path.cwd() if cwd is None else cwd.absolute()
     user_id = paths.effective_uid() if euid is None else euid
+    from_dotenv = dotenv_variables(base, environment)
+    if process_environment:
+        apply_to_process(from_dotenv, os.environ)
+    environment.update(from_dotenv)
+    dotenv_names = names_from_dotenv(from_dotenv, process_environment=process_environment)
 
     config_file = find_config_file(config_path, environment, base, euid=user_id)
     file_values: dict[str, object] = {}
@@ -194,7 +210,7 @@ def load_settings(
     if config_file is not None:
         file_values, problems = _read_file(config_file, environment)
     environment_values, environment_sources, environment_problems = _read_environment(
-        environment, base
+        environment, base, dotenv_names
     )
     problems.extend(environment_problems)
 

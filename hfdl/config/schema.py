@@ -32,6 +32,17 @@ from hfdl.config.fields import (
 )
 
 TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$"
+# The user and group names every tool accepts (useradd's default rule, systemd's "portable"
+# names): a lower-case letter or "_" first, at most 32 characters. They are written into the
+# system unit (User=, Group=) and the install command that creates the download directory.
+ACCOUNT_NAME_PATTERN = r"[a-z_][a-z0-9_-]{0,31}"
+ACCOUNT_NAME_DOC = (
+    "a user or group name: lower-case letters, digits, '_' and '-', starting with a letter or "
+    "'_', at most 32 characters"
+)
+# The service must never run as root (issue 10): refused by name; uid 0 has no other name
+# that the pattern accepts on a sane system.
+SERVICE_USER_PATTERN = r"(?!root$)" + ACCOUNT_NAME_PATTERN
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -122,6 +133,36 @@ class ServiceSettings:
         description="How many times systemd restarts a scheduled run that failed on a "
         "temporary error, at most (`StartLimitBurst=` is this plus one). With the default "
         "delay, 6 restarts cover an hour. 0 disables restarts.",
+    )
+    user: str = setting(
+        default="hfdl",
+        example="models",
+        pattern=SERVICE_USER_PATTERN,
+        pattern_doc=ACCOUNT_NAME_DOC + ", not root",
+        description="The account the system service runs as (the unit's `User=`); never root. "
+        "It owns the download directory and the state directory. The hfdl package creates "
+        "the `hfdl` user; another account must exist before `hfdl start --system`. User "
+        "units always run as the user who started them.",
+    )
+    group: str = setting(
+        default="hfdl",
+        example="models",
+        pattern=ACCOUNT_NAME_PATTERN,
+        pattern_doc=ACCOUNT_NAME_DOC,
+        description="The primary group of the system service (the unit's `Group=`): the group "
+        "of the state directory and of whatever the service writes outside the download "
+        "directory.",
+    )
+    cache_group: str = setting(
+        default="hfdl",
+        example="inference",
+        pattern=ACCOUNT_NAME_PATTERN,
+        pattern_doc=ACCOUNT_NAME_DOC,
+        description="The group that may read, not write, the downloaded models (system "
+        "service only): the download directory is created `<user>:<cache_group>` with mode "
+        "2750 (setgid, so every folder and file below inherits the group) and files are "
+        "written group-readable. Make it the group of the model servers "
+        "(`usermod -aG <cache_group> vllm`); other users cannot read the models.",
     )
 
 

@@ -80,6 +80,9 @@ def _check_boolean(setting_field: SettingField, value: object) -> bool:
 def _check_string(setting_field: SettingField, value: object) -> str:
     if not isinstance(value, str):
         raise InvalidValue(f"must be a string, got {describe(value)}")
+    if setting_field.pattern is not None and not re.fullmatch(setting_field.pattern, value):
+        allowed = setting_field.pattern_doc or f"match {setting_field.pattern}"
+        raise InvalidValue(f"must be {allowed}, got {describe(value)}")
     return value
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hfdl.errors import UnsafePath
-from hfdl.fileio import write_atomically
+from hfdl.fileio import mode_for_new_file, write_atomically
 from hfdl.hub.untrusted import is_hex_name, path_problem, shown
 
 INCOMPLETE_SUFFIX = ".incomplete"
@@ -212,7 +212,9 @@ class RepoCache:
         ref.parent.mkdir(parents=True, exist_ok=True)
         if ref.exists() and ref.read_text().strip() == commit_sha:
             return
-        write_atomically(ref, commit_sha)
+        # As huggingface_hub (which opens refs with the default 0666) and the blobs: the mode
+        # follows the umask, so a service's UMask=0027 keeps the cache from other users.
+        write_atomically(ref, commit_sha, new_file_mode=mode_for_new_file())
 
     def has_blob(self, etag: str, size: int) -> bool:
         """Whether a complete blob of the expected size is present (and safe to use)."""

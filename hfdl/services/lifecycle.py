@@ -1,26 +1,35 @@
-"""``hfdl start`` / ``hfdl stop``: make systemd's timers match the schedules in the DB.
+"""``hfdl start`` / ``hfdl stop`` / ``hfdl uninstall``: make systemd's timers match the
+schedules in the DB, or take them away.
 
 systemd is hfdl's scheduler. ``start`` renders the units of every enabled schedule, installs
 them (only ever overwriting files hfdl generated), reloads the manager and enables the timers;
-``stop`` disables them. Schedules stay in the DB either way. The systemd plumbing these use
-cases combine is in :mod:`hfdl.systemd` (``install``, ``manager``, ``units``).
+``stop`` disables them; ``uninstall`` also removes every file hfdl installed in the scope.
+Schedules stay in the DB in every case. The systemd plumbing these use cases combine is in
+:mod:`hfdl.systemd` (``install``, ``manager``, ``units``).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hfdl.config import Settings
-from hfdl.errors import InvalidSchedule, SystemdError
+from hfdl.errors import InvalidSchedule, NotWritable, SystemdError
 from hfdl.services.stopped_runs import StoppedRun, running_sessions, stopped_runs
+from hfdl.store.rows import SessionRow
 from hfdl.systemd.install import (
+    InstalledFiles,
+    find_installed,
     generated_units,
     is_started,
     mark_started,
     mark_stopped,
+    remove_installed,
     remove_units,
+    started_marker,
+    timer_names,
     units_for_host,
     write_units,
 )
@@ -209,14 +218,147 @@ def stop(settings: Settings, scope_name: str) -> LifecycleReport:
     systemctl.stop([ALL_RUN_SERVICES])
     report.disabled.extend(timers)
     report.stopped.extend(stopped_runs(settings, working, sessions_before))
-    manual = [
-        session
+    report.notes.extend(_manual_run_notes(sessions_before, working, "hfdl stop"))
+    return report
+
+
+def _manual_run_notes(
+    sessions_before: dict[int, SessionRow], working: list[str], command: str
+) -> list[str]:
+    """Notes about the runs that were working outside hfdl's units (so were not stopped)."""
+    return [
+        f"a run not started by systemd is still working (session {session.id}, pid "
+        f"{session.pid}); `{command}` stops only the runs of hfdl's units"
         for session in sessions_before.values()
         if service_unit_name(session.schedule_name or "") not in working
     ]
-    for session in manual:
-        report.notes.append(
-            f"a run not started by systemd is still working (session {session.id}, pid "
-            f"{session.pid}); `hfdl stop` stops only the runs of hfdl's units"
-        )
+
+
+@dataclass
+class UninstallReport:
+    """What ``uninstall`` did: timers disabled, runs stopped, files removed and kept."""
+
+    scope: str
+    unit_dir: Path
+    stamp_dir: Path
+    disabled: list[str] = field(default_factory=list)
+    stopped: list[StoppedRun] = field(default_factory=list)
+    removed: list[Path] = field(default_factory=list)
+    foreign: list[Path] = field(default_factory=list)
+    kept_data: dict[str, str | None] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def did_something(self) -> bool:
+        """Whether anything was disabled, stopped or removed (a repeat does nothing)."""
+        return bool(self.disabled or self.stopped or self.removed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe dict."""
+        return {
+            "scope": self.scope,
+            "unit_dir": str(self.unit_dir),
+            "stamp_dir": str(self.stamp_dir),
+            "disabled": self.disabled,
+            "stopped": [run.to_dict() for run in self.stopped],
+            "removed": [str(path) for path in self.removed],
+            "foreign": [str(path) for path in self.foreign],
+            "kept": self.kept_data,
+            "notes": self.notes,
+        }
+
+
+def uninstall(settings: Settings, scope_name: str) -> UninstallReport:
+    """Stop hfdl in a scope and remove every file it installed there; keep its data.
+
+    Stops and disables hfdl's timers and any running ``hfdl-run@*.service`` (and an
+    ``hfdl start --foreground`` process), then removes the unit files hfdl generated (they
+    carry its marker line), their ``*.wants/`` links, drop-ins carrying the marker, the
+    timers' stamp files and the "started" marker, and reloads the manager. Files named like
+    hfdl's that lack the marker are reported in ``foreign``, never removed. The database,
+    the configuration, the catalog and the downloads are kept. Running it again does nothing.
+
+    Args:
+        settings: the effective configuration.
+        scope_name: the systemd manager, ``user`` or ``system``.
+
+    Returns:
+        What was disabled, stopped, removed and kept.
+
+    Raises:
+        SystemdError: units are installed but the manager is unreachable (nothing removed).
+        NotWritable: a file cannot be removed (the system scope needs root); checked
+            before anything is stopped or removed.
+    """
+    from hfdl.services.foreground import stop_foreground
+
+    scope = Scope(scope_name)
+    report = UninstallReport(
+        scope=scope.name, unit_dir=scope.unit_dir, stamp_dir=scope.timer_stamp_dir
+    )
+    found = find_installed(scope.unit_dir, scope.timer_stamp_dir)
+    report.foreign = found.foreign
+    _check_removable(found, scope)
+    if found.units or found.links or found.drop_ins:
+        # Before anything is removed: loaded timers of deleted files would go on firing.
+        _stop_and_remove(settings, scope, found, report)
+    else:
+        # Only stamps (left by timers already deleted) or nothing: no manager needed.
+        report.removed.extend(remove_installed(found))
+    pid = stop_foreground(settings)
+    if pid is not None:
+        report.notes.append(f"stopped the foreground scheduler (pid {pid})")
+    marker = started_marker(settings, scope)
+    if marker.exists():
+        mark_stopped(settings, scope)
+        report.removed.append(marker)
+    for path in report.foreign:
+        report.notes.append(f"kept {path}: hfdl did not generate it (it has no hfdl marker line)")
+    report.kept_data = {
+        "database": str(settings.db_path),
+        "configuration": str(settings.config_file) if settings.config_file else None,
+        "catalog": str(settings.models_file),
+        "downloads": str(settings.download_directory),
+    }
+    if not report.did_something:
+        report.notes.append(f"nothing to uninstall: hfdl has no files in the {scope.name} scope")
     return report
+
+
+def _check_removable(found: InstalledFiles, scope: Scope) -> None:
+    """Refuse before stopping anything when a file cannot be removed (a user without root
+    uninstalling the system scope), rather than stop half-way through the removals."""
+    for directory in sorted({path.parent for path in found.removable()}):
+        if not os.access(directory, os.W_OK | os.X_OK):
+            raise NotWritable(
+                f"cannot remove hfdl's files in {directory}: permission denied",
+                hint="system units need root: run with sudo, or use --user"
+                if not scope.is_user
+                else None,
+            )
+
+
+def _stop_and_remove(
+    settings: Settings, scope: Scope, found: InstalledFiles, report: UninstallReport
+) -> None:
+    """Disable hfdl's timers, stop its runs, remove its files, reload the manager."""
+    systemctl = Systemctl(scope)
+    reachable, reason = systemctl.available()
+    if not reachable:
+        raise SystemdError(
+            f"the systemd {scope.name} manager is not reachable, so nothing was removed: {reason}",
+            hint=systemctl.hint_for(reason),
+        )
+    timers = timer_names(found)
+    sessions_before = running_sessions(settings)
+    working = systemctl.loaded_units(ALL_RUN_SERVICES, _WORKING_STATES)
+    systemctl.disable_now(timers)
+    # Blocks until the services stopped: their sessions are recorded when it returns.
+    systemctl.stop([ALL_RUN_SERVICES])
+    report.disabled.extend(timers)
+    report.stopped.extend(stopped_runs(settings, working, sessions_before))
+    report.notes.extend(_manual_run_notes(sessions_before, working, "hfdl uninstall"))
+    # Looked for again: a timer that elapsed until it was stopped may have written a stamp.
+    report.removed.extend(remove_installed(find_installed(scope.unit_dir, scope.timer_stamp_dir)))
+    systemctl.daemon_reload()
+    systemctl.reset_failed([ALL_RUN_SERVICES, *timers])

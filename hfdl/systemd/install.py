@@ -1,5 +1,6 @@
 """Installing hfdl's units: rendering them for this host, writing and removing the files,
-and the marker that says ``hfdl start`` is in force.
+the marker that says ``hfdl start`` is in force, and finding everything ``hfdl uninstall``
+removes (:func:`find_installed`).
 
 hfdl only ever overwrites or removes unit files it generated itself (they carry
 :data:`~hfdl.systemd.units.GENERATED_MARKER`); a file of the same name written by someone
@@ -13,12 +14,20 @@ import os
 import shutil
 import sys
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfdl.errors import SystemdError
 from hfdl.fileio import write_atomically
-from hfdl.systemd.units import GENERATED_UNIT_GLOB, UnitFile, is_generated, render_units
+from hfdl.systemd.units import (
+    GENERATED_UNIT_GLOB,
+    SERVICE_UNIT,
+    UnitFile,
+    is_generated,
+    render_units,
+    timer_schedule_name,
+)
 
 if TYPE_CHECKING:
     from hfdl.config import Settings
@@ -178,3 +187,159 @@ def mark_started(settings: Settings, scope: Scope) -> None:
 def mark_stopped(settings: Settings, scope: Scope) -> None:
     """Record that ``hfdl stop`` ended ``hfdl start`` for this scope."""
     started_marker(settings, scope).unlink(missing_ok=True)
+
+
+# The directories `systemctl enable` puts a unit's symbolic links in ([Install] WantedBy=,
+# RequiredBy=, UpheldBy=): hfdl's timers are WantedBy=timers.target.
+_LINK_DIRECTORY_SUFFIXES = (".wants", ".requires", ".upholds")
+# systemd's name of a Persistent= timer's stamp file: stamp-<timer unit name>.
+TIMER_STAMP_PREFIX = "stamp-"
+
+
+@dataclass
+class InstalledFiles:
+    """Everything of hfdl's in one scope's unit and stamp directories.
+
+    Attributes:
+        units: unit files hfdl generated (they carry the marker).
+        links: symbolic links in ``*.wants/`` (``*.requires/``, ``*.upholds/``) to hfdl's
+            units, including dangling ones whose unit file is already gone.
+        drop_ins: drop-in files (``<unit>.d/*.conf``) of hfdl's units that carry the marker.
+        stamps: ``stamp-hfdl-*.timer`` files of Persistent= timers.
+        foreign: files named like hfdl's that hfdl did not write (no marker): never removed.
+    """
+
+    units: list[Path] = field(default_factory=list)
+    links: list[Path] = field(default_factory=list)
+    drop_ins: list[Path] = field(default_factory=list)
+    stamps: list[Path] = field(default_factory=list)
+    foreign: list[Path] = field(default_factory=list)
+
+    def removable(self) -> list[Path]:
+        """What ``hfdl uninstall`` deletes: links first (so that no link ever dangles to a
+        removed unit if it stops half-way), then drop-ins, units and stamps."""
+        return [*self.links, *self.drop_ins, *self.units, *self.stamps]
+
+
+def _is_hfdl_unit_name(name: str) -> bool:
+    """Whether a unit name is one hfdl generates: a schedule's timer, the service template
+    or one of its instances."""
+    if timer_schedule_name(name) is not None:
+        return True
+    # "hfdl-run@" + instance + ".service"; the template itself has an empty instance.
+    service_prefix = SERVICE_UNIT.removesuffix(".service")
+    return name.startswith(service_prefix) and name.endswith(".service")
+
+
+def _links_to_hfdl_units(unit_dir: Path, generated: dict[str, Path]) -> list[Path]:
+    """Symbolic links in the unit directory's ``*.wants/`` (etc.) that point at hfdl's units.
+
+    A link counts when it points into ``unit_dir`` at a file of the same name that hfdl
+    generated, or at one that no longer exists but is named like hfdl's units (what
+    deleting a unit file without ``systemctl disable`` leaves behind). A link to any other
+    file is someone else's.
+    """
+    links: list[Path] = []
+    for directory in sorted(unit_dir.iterdir()):
+        if not (directory.is_dir() and directory.name.endswith(_LINK_DIRECTORY_SUFFIXES)):
+            continue
+        for link in sorted(directory.glob(GENERATED_UNIT_GLOB)):
+            if not link.is_symlink():
+                continue
+            target = Path(os.readlink(link))
+            target = target if target.is_absolute() else link.parent / target
+            if target.parent.resolve() != unit_dir.resolve() or target.name != link.name:
+                continue
+            if target.name in generated or (
+                not target.exists() and _is_hfdl_unit_name(target.name)
+            ):
+                links.append(link)
+    return links
+
+
+def _drop_ins(unit_dir: Path, unit_names: Iterable[str]) -> tuple[list[Path], list[Path]]:
+    """The drop-in files of these units: ``(generated, foreign)``."""
+    generated: list[Path] = []
+    foreign: list[Path] = []
+    for name in unit_names:
+        directory = unit_dir / f"{name}.d"
+        if not directory.is_dir() or directory.is_symlink():
+            continue
+        for path in sorted(directory.iterdir()):
+            try:
+                ours = path.is_file() and not path.is_symlink() and is_generated(path.read_text())
+            except (OSError, UnicodeDecodeError):
+                ours = False
+            (generated if ours else foreign).append(path)
+    return generated, foreign
+
+
+def find_installed(unit_dir: Path, stamp_dir: Path) -> InstalledFiles:
+    """Find every file hfdl installed in a scope, and the hfdl-named files it did not.
+
+    Args:
+        unit_dir: the scope's unit directory (it need not exist).
+        stamp_dir: where the scope's manager keeps timer stamps (it need not exist).
+
+    Returns:
+        The files, each list sorted. Reads only; removes nothing.
+    """
+    found = InstalledFiles()
+    generated = generated_units(unit_dir)
+    found.units = sorted(generated.values())
+    if unit_dir.is_dir():
+        found.foreign = sorted(
+            path
+            for path in unit_dir.glob(GENERATED_UNIT_GLOB)
+            if path.name not in generated and not path.is_dir()
+        )
+        found.links = _links_to_hfdl_units(unit_dir, generated)
+        # Drop-ins of any hfdl-named unit, installed or not: `systemctl edit` leaves them.
+        names = {path.name.removesuffix(".d") for path in unit_dir.glob(f"{GENERATED_UNIT_GLOB}.d")}
+        found.drop_ins, foreign_drop_ins = _drop_ins(
+            unit_dir, sorted(name for name in names if _is_hfdl_unit_name(name))
+        )
+        found.foreign = sorted([*found.foreign, *foreign_drop_ins])
+    if stamp_dir.is_dir():
+        # A foreign timer that is named like hfdl's keeps its stamp: it is not hfdl's.
+        foreign_names = {path.name for path in found.foreign}
+        found.stamps = sorted(
+            path
+            for path in stamp_dir.glob(f"{TIMER_STAMP_PREFIX}{GENERATED_UNIT_GLOB}")
+            if timer_schedule_name(path.name.removeprefix(TIMER_STAMP_PREFIX)) is not None
+            and path.name.removeprefix(TIMER_STAMP_PREFIX) not in foreign_names
+            and not path.is_dir()
+        )
+    return found
+
+
+def remove_installed(found: InstalledFiles) -> list[Path]:
+    """Delete what :func:`find_installed` found hfdl's, then the directories that held
+    only hfdl's links or drop-ins and are now empty.
+
+    Returns:
+        The files removed, in the order removed; a file already gone is not listed.
+
+    Raises:
+        OSError: a file cannot be removed (permissions); the files before it are gone.
+    """
+    removed: list[Path] = []
+    for path in found.removable():
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue
+        removed.append(path)
+    for directory in sorted({path.parent for path in [*found.links, *found.drop_ins]}):
+        # Only a directory this removal emptied: rmdir refuses one that is not empty.
+        try:
+            directory.rmdir()
+        except OSError:
+            continue
+    return removed
+
+
+def timer_names(found: InstalledFiles) -> list[str]:
+    """The timers among hfdl's units and links (to stop and disable before removing)."""
+    names = {path.name for path in [*found.units, *found.links]}
+    return sorted(name for name in names if timer_schedule_name(name) is not None)

@@ -8,6 +8,7 @@ that what hfdl does can be reproduced by hand.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -55,6 +56,21 @@ class Scope:
             Path(environ.get("HOME") or Path.home()) / ".config"
         )
         return Path(config_home) / "systemd" / "user"
+
+    @property
+    def timer_stamp_dir(self) -> Path:
+        """Where the manager keeps the stamp files of ``Persistent=true`` timers
+        (``stamp-<timer>``), which outlive the timers' unit files.
+
+        systemd 252 (checked in its user manager): ``/var/lib/systemd/timers`` for the
+        system manager, ``$HOME/.local/share/systemd/timers`` for a user's (``$HOME``, not
+        ``$XDG_DATA_HOME``).
+        """
+        if not self.is_user:
+            return Path("/var/lib/systemd/timers")
+        environ = self.environ if self.environ is not None else os.environ
+        home = Path(environ.get("HOME") or Path.home())
+        return home / ".local" / "share" / "systemd" / "timers"
 
     def systemctl_command(self) -> list[str]:
         """``systemctl`` with the scope flag."""
@@ -194,6 +210,30 @@ class Systemctl:
             if values:
                 blocks.append(values)
         return blocks
+
+    def loaded_units(self, pattern: str, states: Sequence[str] = ()) -> list[str]:
+        """The names of the loaded units matching a pattern such as ``hfdl-run@*.service``.
+
+        Args:
+            pattern: a unit name or shell-style pattern, as ``systemctl list-units`` takes.
+            states: only units in one of these active states (``active``, ``activating``);
+                empty: all.
+
+        Returns:
+            The unit names, sorted; empty when systemctl's answer cannot be read.
+        """
+        result = self._run(["list-units", "--all", "--output=json", pattern], check=False)
+        try:
+            listed = json.loads(result.stdout or "[]")
+        except json.JSONDecodeError:
+            return []
+        return sorted(
+            unit["unit"]
+            for unit in listed
+            if isinstance(unit, dict)
+            and isinstance(unit.get("unit"), str)
+            and (not states or unit.get("active") in states)
+        )
 
     def is_enabled(self, unit: str) -> bool:
         """Whether the unit is enabled."""

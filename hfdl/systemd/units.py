@@ -18,7 +18,6 @@ can ever produce a new line in a unit file. Paths are quoted the way systemd unq
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from collections.abc import Iterable
@@ -29,6 +28,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hfdl import __version__
 from hfdl.errors import UnsafeUnitValue, UsageError
+from hfdl.systemd.sandbox import (
+    SYSTEM_STATE_DIRECTORY,
+    owned_directories,
+    pinned_environment,
+    private_tmp_possible,
+    protect_home_value,
+    writable_paths,
+)
 from hfdl.unitsafe import unsafe_value_problem  # the one rule, shared with the config
 
 if TYPE_CHECKING:
@@ -58,8 +65,6 @@ _MARKER_SEARCH_LINES = 5
 
 # Where the system-scope service finds the Hub token (LoadCredential=), if the file exists.
 SYSTEM_TOKEN_CREDENTIAL = Path("/etc/hfdl/hf_token")
-# The state directory systemd itself creates and makes writable (StateDirectory=hfdl).
-SYSTEM_STATE_DIRECTORY = Path("/var/lib/hfdl")
 
 # A rendered line must be blank, a comment, a section header or a Key=value directive.
 _UNIT_LINE = re.compile(r"(?:|#.*|;.*|\[[A-Za-z]+\]|[A-Za-z][A-Za-z0-9]*=.*)")
@@ -173,6 +178,13 @@ def _optional_path_argument(value: object) -> str:
     return quote_word(f"-{value}", expand_environment=False)
 
 
+def _environment_value(value: object) -> str:
+    """The value of a ``NAME=value`` word of ``Environment=``, for inside double quotes that
+    the template puts around the whole word: systemd unquotes it and expands specifiers
+    (``%``) but no ``$VARIABLES`` there."""
+    return quote_word(str(value), expand_environment=False)[1:-1]
+
+
 def _specifier_escape(value: object) -> str:
     """For settings systemd reads raw to the end of the line (``LoadCredential=``)."""
     text = str(value)
@@ -201,6 +213,7 @@ def template_environment() -> jinja2.Environment:
     environment.filters["exec_argument"] = _exec_argument
     environment.filters["optional_path_argument"] = _optional_path_argument
     environment.filters["specifier_escape"] = _specifier_escape
+    environment.filters["environment_value"] = _environment_value
     return environment
 
 
@@ -224,35 +237,6 @@ def _load_template(template_name: str) -> str:
     return template_text(template_name)
 
 
-def writable_paths(settings: Settings) -> list[Path]:
-    """The directories a run writes: downloads, state and the database's directory.
-
-    SQLite writes ``-wal`` and ``-shm`` files next to the database, so its directory, not
-    just the file, must be writable. Nested directories are listed once (the outermost).
-
-    Args:
-        settings: the effective settings.
-
-    Returns:
-        Absolute paths, sorted, none inside another.
-    """
-    candidates = sorted(
-        {
-            Path(os.path.abspath(path))
-            for path in (
-                settings.download_directory,
-                settings.state_directory,
-                settings.db_path.parent,
-            )
-        }
-    )
-    outermost: list[Path] = []
-    for path in candidates:
-        if not any(path.is_relative_to(parent) for parent in outermost):
-            outermost.append(path)
-    return outermost
-
-
 def render_units(
     schedules: Iterable[Schedule],
     *,
@@ -267,8 +251,9 @@ def render_units(
     Args:
         schedules: the schedules to give a timer (the caller chooses which: typically the
             enabled ones).
-        scope: ``system`` (the system manager: network-online ordering, sandboxing, the
-            token credential) or ``user`` (a user manager: none of those exist or work
+        scope: ``system`` (the system manager: network-online ordering, the service
+            account ``service.user``, sandboxing, the token credential; see
+            docs/hardening.md) or ``user`` (a user manager: none of those exist or work
             there unprivileged).
         executable: absolute path of the ``hfdl`` console script (see
             :func:`hfdl.systemd.install.default_executable`).
@@ -315,13 +300,24 @@ def render_units(
         # ProtectSystem=strict; a run then never fails on a missing state directory.
         state_directory = SYSTEM_STATE_DIRECTORY.name
         writable = [path for path in writable if path != SYSTEM_STATE_DIRECTORY]
-    # PrivateTmp= gives the service its own empty /tmp and /var/tmp: a configuration,
-    # download or state directory there would be invisible to the run (or written where
-    # nobody else sees it), so the sandbox keeps the real ones in that case.
-    private_tmp = not any(
-        path is not None and _under_temporary_directory(Path(path))
-        for path in (*writable_paths(settings), config_path, executable)
-    )
+    # Files the run reads or writes must stay visible inside the sandbox: PrivateTmp= would
+    # hide those under /tmp, ProtectHome=yes those under /home, /root or /run/user.
+    needed_paths = [*writable_paths(settings), settings.models_file, config_path, executable]
+    system_values: dict[str, Any] = {}
+    if scope == "system":
+        system_values = {
+            "user": settings.service.user,
+            "group": settings.service.group,
+            "owned_directories": owned_directories(
+                settings, state_directory_managed=state_directory is not None
+            ),
+            "pinned_environment": pinned_environment(settings),
+            # Not the token: systemd reads a credential itself, outside the sandbox.
+            "protect_home": protect_home_value(needed_paths),
+            "private_tmp": private_tmp_possible(needed_paths),
+            "install": Path(shutil.which("install") or "/usr/bin/install"),
+            "chown": Path(shutil.which("chown") or "/bin/chown"),
+        }
     service = environment.get_template(SERVICE_TEMPLATE).render(
         common,
         template_name=SERVICE_TEMPLATE,
@@ -337,8 +333,7 @@ def render_units(
         token_credential=token_credential if scope == "system" else None,
         state_directory=state_directory,
         writable_paths=writable,
-        private_tmp=private_tmp,
-        mkdir=Path(shutil.which("mkdir") or "/bin/mkdir"),
+        **system_values,
     )
     units = [UnitFile(SERVICE_UNIT, _checked(service, SERVICE_UNIT))]
     timer_template = environment.get_template(TIMER_TEMPLATE)
@@ -355,13 +350,6 @@ def render_units(
         )
         units.append(UnitFile(timer_name, _checked(timer, timer_name)))
     return units
-
-
-_TEMPORARY_DIRECTORIES = (Path("/tmp"), Path("/var/tmp"))
-
-
-def _under_temporary_directory(path: Path) -> bool:
-    return any(path.is_relative_to(directory) for directory in _TEMPORARY_DIRECTORIES)
 
 
 def _checked(content: str, unit_name: str) -> str:

@@ -18,7 +18,14 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import cli_scenarios, fixtures, run_scenarios, transfer_scenarios
+from bench import (
+    capped_scenarios,
+    cli_scenarios,
+    fixtures,
+    https_scenarios,
+    run_scenarios,
+    transfer_scenarios,
+)
 from bench.fixtures import BenchHub
 from bench.profile import FULL, PROFILES, SMOKE, Profile
 from bench.report import document, machine, markdown
@@ -26,7 +33,7 @@ from bench.results import Scenario
 from bench.rounds import say
 from tests.hubserver import Blob
 
-SCENARIO_IDS = ("1", "2", "3", "4", "5", "6", "7")
+SCENARIO_IDS = ("1", "2", "3", "4", "5", "6", "7", "8", https_scenarios.SCENARIO_ID)
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -35,7 +42,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", choices=sorted(PROFILES), help="full (default) or smoke")
     parser.add_argument("--rounds", type=int, help="measured rounds per contender")
     parser.add_argument(
-        "--only", help="comma-separated scenario numbers to run (default: all, 1-7)"
+        "--only", help="comma-separated scenario numbers to run (default: all, 1-8 and https)"
     )
     parser.add_argument(
         "--json", type=Path, default=Path("bench-results.json"), help="where to write the JSON"
@@ -94,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
                 ),
                 "7": lambda: cli_scenarios.scale(
                     work / "s7", hub, profile.scale_models, profile.scale_repeats, log
+                ),
+                "8": lambda: capped_scenarios.capped(work / "s8", hub, profile, log),
+                "https": lambda: https_scenarios.single_file_https(
+                    work / "s-https", hub, profile, log
                 ),
             }
             for scenario_id in SCENARIO_IDS:

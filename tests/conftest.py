@@ -132,13 +132,40 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def hub_tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
+    """A second fake Hub, serving both origins over HTTPS with a CA made for the session.
+
+    Clients trust it through ``SSL_CERT_FILE`` (``hub.tls.environment()``), as a user trusts
+    a private mirror; the ``workspace`` fixture passes that to hfdl. Prefer ``hub`` with
+    ``https`` (see ``tests.workspace.OVER_HTTP_AND_HTTPS``).
+    """
+    from tests.hubserver.tls import TestCA
+
+    server = HubServer(
+        tmp_path_factory.mktemp("hubserver-tls"),
+        tls=TestCA.create(tmp_path_factory.mktemp("hubserver-ca")),
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
-def hub(hub_server: HubServer) -> Iterator[HubServer]:
+def hub(request: pytest.FixtureRequest) -> Iterator[HubServer]:
     """The session's fake Hub with no faults and an empty request log.
 
-    Server settings a test changes (page size, CDN URL lifetime, redirects) are restored
-    afterwards. Repos persist for the session: create them with ``hub.unique_repo_id()``.
+    Plain HTTP by default; a test parametrized indirectly with ``"https"`` gets the HTTPS
+    server instead (``hub.tls`` is then set). Server settings a test changes (page size, CDN
+    URL lifetime, redirects) are restored afterwards. Repos persist for the session: create
+    them with ``hub.unique_repo_id()``.
     """
+    scheme = getattr(request, "param", "http")
+    if scheme not in ("http", "https"):
+        raise ValueError(f"hub is parametrized with 'http' or 'https', not {scheme!r}")
+    hub_server: HubServer = request.getfixturevalue(
+        "hub_server" if scheme == "http" else "hub_tls_server"
+    )
     hub_server.reset_faults()
     hub_server.clear_requests()
     settings = (hub_server.tree_page_size, hub_server.cdn_url_ttl, hub_server.resolve_redirects)

@@ -25,12 +25,18 @@ from tests.layout import InstallLayout
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# Runs a test twice, against the plain HTTP Hub and the HTTPS one (issue 11): for the core
+# download scenarios only, so that the suite does not double in time.
+OVER_HTTP_AND_HTTPS = pytest.mark.parametrize("hub", ["http", "https"], indirect=True)
+
 
 @dataclass
 class Workspace(InstallLayout):
     """Paths and helpers of one test's hfdl installation."""
 
     config_overrides: dict[str, Any] = field(default_factory=dict)
+    # The CA an HTTPS test Hub's certificate is signed by (None: a plain HTTP Hub).
+    ca_file: Path | None = None
 
     def write_config(self, **overrides: Any) -> None:
         """Write the YAML config (fast retries and timeouts suitable for tests)."""
@@ -65,6 +71,9 @@ class Workspace(InstallLayout):
         env["XDG_CONFIG_HOME"] = str(self.root / "xdg-config")
         env["HF_HUB_DISABLE_TELEMETRY"] = "1"
         env["PYTHONUNBUFFERED"] = "1"
+        if self.ca_file is not None:
+            # Trust the test CA the way a user trusts a private mirror's (docs/https.md).
+            env["SSL_CERT_FILE"] = str(self.ca_file)
         if extra:
             env.update(extra)
         return env
@@ -145,6 +154,6 @@ def wait_for(predicate: Any, timeout: float = 30.0, interval: float = 0.02) -> N
 @pytest.fixture
 def workspace(tmp_path: Path, hub: HubServer) -> Iterator[Workspace]:
     """A fresh hfdl installation pointed at the test Hub server."""
-    space = Workspace(root=tmp_path, endpoint=hub.url)
+    space = Workspace(root=tmp_path, endpoint=hub.url, ca_file=hub.tls.ca_file if hub.tls else None)
     space.write_config()
     yield space

@@ -267,6 +267,26 @@ class Settings:
         description="How many models a run downloads at the same time, unless the run's "
         "schedule (`max_concurrent_downloads`) or `hfdl run --max-concurrent` says otherwise.",
     )
+    connections_per_file: int = setting(
+        default=16,
+        example=4,
+        minimum=1,
+        maximum=32,
+        env=("HFDL_CONNECTIONS_PER_FILE",),
+        description="How many connections one large file is fetched over at once, as byte "
+        "ranges written in place and resumed part by part. Files under 8 MiB, and servers "
+        "that do not serve ranges, use one connection. 1 turns ranged transfers off.",
+    )
+    max_connections: int = setting(
+        default=16,
+        example=32,
+        minimum=1,
+        maximum=128,
+        env=("HFDL_MAX_CONNECTIONS",),
+        description="Upper bound on the ranged connections open to one host at once, shared "
+        "by every file a run downloads. On HTTP 429 or 503 the allowance halves (down to 1) and "
+        "doubles back with each part that completes.",
+    )
     endpoint: str = setting(
         default="https://huggingface.co",
         example="https://hf-mirror.example.com",

@@ -269,6 +269,7 @@ class ModelDownloader:
         retries: int,
     ) -> int:
         """Fetch one file, retrying retryable errors; return the model's retry count so far."""
+        from hfdl.hub.parts import RangedSettings
         from hfdl.hub.transfer import fetch_blob  # the engine loads only when bytes move
 
         assert plan.revision is not None
@@ -286,6 +287,10 @@ class ModelDownloader:
                     progress=progress,
                     stall_timeout=float(self.settings.stall_timeout_seconds),
                     deadline=deadline,
+                    ranged=RangedSettings(
+                        connections_per_file=self.settings.connections_per_file,
+                        max_connections=self.settings.max_connections,
+                    ),
                 )
                 progress.transferred(result.transferred)
                 return retries

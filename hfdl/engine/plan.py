@@ -69,6 +69,29 @@ def wanted_files(
     return tuple(kept)
 
 
+def wanted_path(
+    allow: Sequence[str] | None, ignore: Sequence[str] | None
+) -> Callable[[str], bool] | None:
+    """The model's patterns as a test of one path (``None``: every file is wanted).
+
+    Passed to the file listing so that a thin mirror, which needs a HEAD per file, is asked
+    only about the files the model downloads (same rules as :func:`wanted_files`).
+    """
+    if not allow and not ignore:
+        return None
+    from huggingface_hub.utils import filter_repo_objects
+
+    def wanted(path: str) -> bool:
+        kept = filter_repo_objects(
+            [path],
+            allow_patterns=list(allow) if allow else None,
+            ignore_patterns=list(ignore) if ignore else None,
+        )
+        return any(True for _ in kept)
+
+    return wanted
+
+
 def plan_model(
     candidate: Candidate,
     client: HubClient,
@@ -115,9 +138,15 @@ def plan_model(
             revision_to_list = commit
         else:
             revision_to_list = model.revision
-        remote = call(lambda: client.list_files(model.name, revision_to_list), "the file list")
+        wanted = wanted_path(model.allow_patterns, model.ignore_patterns)
+        remote = call(
+            lambda: client.list_files(model.name, revision_to_list, wanted=wanted),
+            "the file list",
+        )
         assert isinstance(remote, RemoteRevision)
-        plan.requests += 1
+        plan.requests += 1 + remote.head_requests
+        if remote.head_requests:
+            plan.notes.append(f"thin file list: {remote.head_requests} HEAD request(s)")
     except HfdlError as error:
         plan.action = "error"
         plan.error = error

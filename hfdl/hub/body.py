@@ -157,7 +157,7 @@ def stream_body(
             chunks = response.iter_raw()
             # The first chunk empties whatever the parser buffered along with the headers.
             partial.append(next(chunks, b""))
-            raw = _direct_socket(response, partial.expected - partial.position)
+            raw = direct_socket(response, partial.expected - partial.position)
             if raw is not None:
                 _receive_into(raw, partial, read_timeout)
             else:
@@ -182,14 +182,18 @@ def stream_body(
         partial.cancel()  # a no-op after finish(); on an error, stops the hasher thread
 
 
-def _direct_socket(response: httpx2.Response, remaining: int) -> socket.socket | None:
+def direct_socket(
+    response: httpx2.Response, remaining: int, min_bytes: int = DIRECT_READ_MIN_BYTES
+) -> socket.socket | None:
     """The connection's socket, when the rest of the body can be read from it directly.
 
     Only for a plain HTTP/1.1 body of exactly ``remaining`` bytes (``Content-Length``, no
     transfer or content coding) that is large enough, on a socket that carries it in the clear
     or through its own TLS (``ssl.SSLSocket``); never for TLS inside TLS (a proxy tunnel).
+    ``min_bytes``: smaller bodies keep the library's loop (ranged parts pass 0: each part's
+    connection is its own and is closed after it anyway).
     """
-    if remaining < DIRECT_READ_MIN_BYTES or response.http_version != "HTTP/1.1":
+    if remaining < min_bytes or response.http_version != "HTTP/1.1":
         return None
     headers = response.headers
     if "transfer-encoding" in headers:

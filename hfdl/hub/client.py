@@ -1,6 +1,7 @@
-"""Talking to the Hub's API through ``huggingface_hub``: resolve revisions, list files, map errors.
+"""Talking to the Hub's API through ``huggingface_hub``: resolve revisions, list files.
 
-This is the only module (with ``hfdl.hub.transfer`` and ``hfdl.hub.body``) that imports
+Errors are mapped by :mod:`hfdl.hub.errormap` (re-exported here). This is the only module
+(with ``hfdl.hub.errormap``, ``hfdl.hub.transfer`` and ``hfdl.hub.body``) that imports
 ``huggingface_hub``; the CLI's fast commands (``status``, ``models list``) never import it, and
 neither does a run that has nothing to ask the Hub. The data it returns (``RemoteFile``,
 ``RemoteRevision``) lives in the import-light ``hfdl.hub.remote``.
@@ -8,28 +9,19 @@ neither does a run that has nothing to ask the Hub. The data it returns (``Remot
 
 from __future__ import annotations
 
-import email.utils
-import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
-import httpx2
-from huggingface_hub import HfApi, ModelInfo, constants
-from huggingface_hub import errors as hf_errors
+from huggingface_hub import HfApi, ModelInfo, constants, get_hf_file_metadata
+from huggingface_hub.hf_api import RepoSibling
 from huggingface_hub.utils import build_hf_headers
 
 from hfdl import __version__
-from hfdl.errors import (
-    EntryNotFound,
-    GatedRepo,
-    HfdlError,
-    HubError,
-    HubUnavailable,
-    RepoNotFound,
-    RevisionNotFound,
-    UntrustedMetadata,
-)
+from hfdl.errors import RepoNotFound
+from hfdl.hub.errormap import gated_error, parse_retry_after, translate_error
 from hfdl.hub.remote import RemoteFile, RemoteRevision
-from hfdl.hub.untrusted import MetadataValidator, shown
+from hfdl.hub.untrusted import MetadataValidator
 
 __all__ = [
     "HubClient",
@@ -42,8 +34,9 @@ __all__ = [
 
 LIBRARY_NAME = "hfdl"
 
-# The longest Retry-After we honour; a longer one is capped so a run is not parked for hours.
-MAX_RETRY_AFTER_SECONDS = 300.0
+# HEAD requests in flight at once when a thin listing makes hfdl ask each file for its size and
+# ETag: enough to hide the round trips of a many-file model, few enough not to hammer a mirror.
+MAX_CONCURRENT_HEADS = 8
 
 
 class HubClient:
@@ -96,44 +89,107 @@ class HubClient:
         info = self._model_info(repo_id, revision, files_metadata=False)
         return MetadataValidator(self.endpoint, repo_id).commit(info.sha)
 
-    def list_files(self, repo_id: str, revision: str) -> RemoteRevision:
-        """Resolve ``revision`` and list every file with its size and hashes (one request).
+    def list_files(
+        self, repo_id: str, revision: str, *, wanted: Callable[[str], bool] | None = None
+    ) -> RemoteRevision:
+        """Resolve ``revision`` and list every file (or every ``wanted`` one) with its metadata.
 
-        Every value of the answer is validated before it is used (see
-        :mod:`hfdl.hub.untrusted`): paths, commit, blob ids, sha256s and sizes.
+        One request on a Hub. A server that lists some files by name only (a thin mirror:
+        no size, blob id or LFS data) costs one ``HEAD`` per such file in addition, on its
+        resolve URL at the listed commit, as ``hf download`` does (see ``docs/mirrors.md``).
+
+        Every value is validated before it is used (see :mod:`hfdl.hub.untrusted`): paths,
+        commit, blob ids, sha256s, sizes and ETags.
+
+        Args:
+            repo_id: the model.
+            revision: a branch, tag or commit.
+            wanted: when given, only the files whose path it accepts are returned, so that a
+                thin mirror is not asked about files the model's patterns leave out.
 
         Raises:
-            RepoNotFound, GatedRepo, RevisionNotFound: permanent errors.
-            UntrustedMetadata: a value of the answer has the wrong form (permanent).
+            RepoNotFound, GatedRepo, RevisionNotFound, EntryNotFound: permanent errors.
+            UntrustedMetadata: a value has the wrong form, or neither the listing nor a HEAD
+                gives a file's size and ETag (permanent).
             HubUnavailable: the Hub failed or could not be reached (retryable).
         """
         info = self._model_info(repo_id, revision, files_metadata=True)
         check = MetadataValidator(self.endpoint, repo_id)
         commit_sha = check.commit(info.sha)
-        files: list[RemoteFile] = []
+        # (path, file): the file is None while only the path is known (a thin listing).
+        entries: list[tuple[str, RemoteFile | None]] = []
         for sibling in info.siblings or []:
             path = check.path(sibling.rfilename)
-            lfs = sibling.lfs
-            sha256: str | None = None
-            if lfs is not None:
-                size = check.size(lfs.size, path)
-                sha256 = check.sha256(lfs.sha256, path)
-                # The pointer's blob id is not used to name anything, but must be sane too.
-                blob_id = "" if sibling.blob_id is None else check.blob_id(sibling.blob_id, path)
-            else:
-                size = check.size(sibling.size, path)
-                blob_id = check.blob_id(sibling.blob_id, path)
-            if lfs is not None and sibling.size is not None:
-                check.size(sibling.size, path)
-            files.append(RemoteFile(path=path, size=size, blob_id=blob_id, sha256=sha256))
-        check.unique_paths(remote_file.path for remote_file in files)
+            entries.append(
+                (path, None if _is_thin(sibling) else _listed_file(check, sibling, path))
+            )
+        check.unique_paths(path for path, _ in entries)
+        if wanted is not None:
+            entries = [(path, remote_file) for path, remote_file in entries if wanted(path)]
+        thin = [path for path, remote_file in entries if remote_file is None]
+        try:
+            probed = self._probe_files(repo_id, commit_sha, thin, check)
+        except RepoNotFound as error:
+            if not info.gated:
+                raise
+            # A HEAD answer has no body to say why; the listing said the repo is gated.
+            raise gated_error(repo_id, self.endpoint, f" ({error.message})") from error
+        files = tuple(
+            probed[path] if remote_file is None else remote_file for path, remote_file in entries
+        )
         return RemoteRevision(
             repo_id=repo_id,
             revision=revision,
             commit_sha=commit_sha,
-            files=tuple(files),
+            files=files,
             gated=bool(info.gated),
+            head_requests=len(thin),
         )
+
+    def _probe_files(
+        self, repo_id: str, commit_sha: str, paths: list[str], check: MetadataValidator
+    ) -> dict[str, RemoteFile]:
+        """HEAD each file's resolve URL (bounded concurrency) and build its ``RemoteFile``."""
+        if not paths:
+            return {}
+        with ThreadPoolExecutor(
+            max_workers=min(MAX_CONCURRENT_HEADS, len(paths)), thread_name_prefix="hfdl-head"
+        ) as pool:
+            probed = pool.map(
+                lambda path: self._probe_file(repo_id, commit_sha, path, check), paths
+            )
+            # map() re-raises the first failure in order: the error names that file.
+            return {remote_file.path: remote_file for remote_file in probed}
+
+    def _probe_file(
+        self, repo_id: str, commit_sha: str, path: str, check: MetadataValidator
+    ) -> RemoteFile:
+        """Size, ETag and commit of one file from a ``HEAD`` on its resolve URL.
+
+        ``get_hf_file_metadata`` follows the Hub's header rules: ``X-Linked-Etag`` and
+        ``X-Linked-Size`` ride on an LFS file's redirect (not followed across origins),
+        ``ETag`` and ``Content-Length`` describe a regular file; only relative redirects are
+        followed, so no other origin is asked anything here.
+        """
+        try:
+            metadata = get_hf_file_metadata(
+                self.file_url(repo_id, commit_sha, path),
+                token=self._token if self._token else False,
+                timeout=self.request_timeout,
+                library_name=LIBRARY_NAME,
+                library_version=__version__,
+                endpoint=self.endpoint,
+            )
+        except Exception as error:
+            raise translate_error(
+                error, repo_id=repo_id, revision=commit_sha, endpoint=self.endpoint, path=path
+            ) from error
+        check.head_commit(metadata.commit_hash, path, commit_sha)
+        etag = check.head_etag(metadata.etag, path)
+        size = check.head_size(metadata.size, path)
+        if len(etag) == 64:  # sha256: an LFS file; its git blob id is not known (nor needed)
+            return RemoteFile(path=path, size=size, blob_id="", sha256=etag)
+        return RemoteFile(path=path, size=size, blob_id=etag, sha256=None)
 
     def _model_info(self, repo_id: str, revision: str, *, files_metadata: bool) -> ModelInfo:
         try:
@@ -149,100 +205,30 @@ class HubClient:
             ) from error
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Parse a ``Retry-After`` header: delay-seconds or an HTTP date.
+def _is_thin(sibling: RepoSibling) -> bool:
+    """Whether the listing names ``sibling`` only: no size, no blob id, no LFS data.
 
-    Args:
-        value: the header's value, or ``None``.
-
-    Returns:
-        Seconds to wait (capped at ``MAX_RETRY_AFTER_SECONDS``, never negative), or ``None``
-        when the header is absent or unreadable.
+    Such a file is asked for its metadata with a HEAD. A sibling described in part (a size
+    without a blob id, say) is not thin but inconsistent, and is refused by validation.
     """
-    if not value:
-        return None
-    value = value.strip()
-    seconds: float
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        seconds = when.timestamp() - time.time()
-    return max(0.0, min(seconds, MAX_RETRY_AFTER_SECONDS))
+    return sibling.size is None and sibling.blob_id is None and sibling.lfs is None
 
 
-def translate_error(
-    error: BaseException, *, repo_id: str, revision: str, endpoint: str, path: str | None = None
-) -> HfdlError:
-    """Map a ``huggingface_hub``/``httpx2``/OS error to hfdl's error hierarchy.
-
-    Args:
-        error: the exception raised while talking to the Hub.
-        repo_id: the repository concerned, for the message.
-        revision: the revision asked for, for the message.
-        endpoint: the Hub URL, to say where gated terms are accepted.
-        path: the file concerned, if any.
-
-    Returns:
-        An ``HfdlError`` whose class says whether retrying can help.
-    """
-    if isinstance(error, HfdlError):
-        return error
-    where = f"{repo_id}@{revision}" + (f" file {path}" if path else "")
-    if isinstance(error, hf_errors.GatedRepoError):
-        return GatedRepo(
-            f"{repo_id} is a gated repository: access requires accepting its terms",
-            hint=f"accept the terms at {endpoint}/{repo_id} with your account, then give hfdl a "
-            "token of that account (HF_TOKEN, a systemd credential 'hf_token', or `hf auth login`)",
+def _listed_file(check: MetadataValidator, sibling: RepoSibling, path: str) -> RemoteFile:
+    """Build the ``RemoteFile`` of a sibling the listing describes (validated)."""
+    lfs = sibling.lfs
+    if lfs is None:
+        size = check.size(sibling.size, path)
+        return RemoteFile(
+            path=path, size=size, blob_id=check.blob_id(sibling.blob_id, path), sha256=None
         )
-    if isinstance(error, hf_errors.RepositoryNotFoundError):
-        return RepoNotFound(
-            f"repository {repo_id} was not found on {endpoint}",
-            hint="check the name; if the repository is private, give hfdl a token that can read it",
-        )
-    if isinstance(error, hf_errors.RevisionNotFoundError):
-        return RevisionNotFound(
-            f"revision {revision!r} was not found in {repo_id}",
-            hint="use an existing branch, tag or commit sha",
-        )
-    if isinstance(error, hf_errors.RemoteEntryNotFoundError):
-        return EntryNotFound(f"{where} is not on the Hub any more")
-    if isinstance(error, hf_errors.HfHubHTTPError):
-        status = error.response.status_code if error.response is not None else 0
-        retry_after = None
-        if error.response is not None:
-            retry_after = parse_retry_after(error.response.headers.get("Retry-After"))
-        if status in (408, 425, 429) or status >= 500:
-            return HubUnavailable(
-                f"the Hub answered HTTP {status} for {where}", retry_after=retry_after
-            )
-        if status in (401, 403):
-            return RepoNotFound(
-                f"access to {where} was refused (HTTP {status})",
-                hint="give hfdl a token that can read this repository",
-            )
-        return HubError(f"the Hub answered HTTP {status} for {where}: {error}")
-    if isinstance(error, hf_errors.OfflineModeIsEnabled):
-        return HubError(
-            f"cannot reach the Hub for {where}: HF_HUB_OFFLINE is set",
-            hint="unset HF_HUB_OFFLINE to let hfdl download",
-        )
-    if isinstance(error, httpx2.TimeoutException):
-        return HubUnavailable(f"timed out talking to {endpoint} for {where}")
-    if isinstance(error, httpx2.TransportError):
-        return HubUnavailable(f"cannot reach {endpoint} for {where}: {error}")
-    if isinstance(error, KeyError | TypeError | ValueError):
-        # The library could not parse the answer (a field missing or of the wrong type, not
-        # JSON at all): the server sent something no Hub sends. Permanent, like bad values.
-        return UntrustedMetadata(
-            f"{endpoint} sent a malformed answer for {where}: "
-            f"{type(error).__name__}: {shown(str(error))}",
-            hint="check the endpoint setting: it must be a Hugging Face Hub or a mirror of it",
-        )
-    return HubError(f"unexpected error for {where}: {type(error).__name__}: {shown(str(error))}")
+    size = check.size(lfs.size, path)
+    sha256 = check.sha256(lfs.sha256, path)
+    # The pointer's blob id is not used to name anything, but must be sane too.
+    blob_id = "" if sibling.blob_id is None else check.blob_id(sibling.blob_id, path)
+    if sibling.size is not None:
+        check.size(sibling.size, path)
+    return RemoteFile(path=path, size=size, blob_id=blob_id, sha256=sha256)
 
 
 def hub_default_endpoint() -> str:

@@ -14,7 +14,10 @@ class RemoteFile:
     """One file of a repository at a commit, as the Hub describes it.
 
     ``sha256`` is set for LFS files (their ETag); ``blob_id`` is the git blob sha1 (the ETag
-    of regular files). ``etag`` is what names the blob in the HF cache.
+    of regular files; ``""`` for an LFS file whose pointer id is unknown). ``etag`` is what
+    names the blob in the HF cache: ``hfdl.hub.client`` builds a ``RemoteFile`` only from
+    validated values (from the listing, or from a HEAD on a thin mirror), so ``etag`` is
+    always 40 or 64 lowercase hex, never empty (an empty one would name ``blobs/`` itself).
     """
 
     path: str
@@ -35,10 +38,14 @@ class RemoteFile:
 
 @dataclass(frozen=True)
 class RemoteRevision:
-    """A repository revision resolved to a commit, with its files (when listed)."""
+    """A repository revision resolved to a commit, with its files (when listed).
+
+    ``head_requests`` counts the HEADs a thin listing cost (one per file it named only).
+    """
 
     repo_id: str
     revision: str
     commit_sha: str
     files: tuple[RemoteFile, ...]
     gated: bool = False
+    head_requests: int = 0

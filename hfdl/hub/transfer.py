@@ -9,7 +9,8 @@ loop, so that it can:
 * hash while streaming (sha256 for LFS files, git blob sha1 otherwise) and refuse a file whose
   size or hash differs from the Hub's metadata *before* it is renamed into ``blobs/``,
 * abort a stalled transfer (no byte for ``stall_timeout`` seconds) and bound a whole attempt,
-* never send the ``Authorization`` header to a CDN origin the Hub redirects to.
+* never send the ``Authorization`` header to a CDN origin the Hub redirects to,
+* fetch a large file as parallel byte ranges when ``ranged`` allows it (:mod:`hfdl.hub.ranged`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,10 @@ from hfdl.errors import (
 from hfdl.hub.body import ProgressCallback, stream_body
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.client import RemoteFile, translate_error
+from hfdl.hub.errormap import transport_error
 from hfdl.hub.hashing import hash_file, new_hasher
+from hfdl.hub.parts import RangedSettings, abandon_parts
+from hfdl.hub.ranged import fetch_ranged
 from hfdl.hub.untrusted import check_redirect
 
 MAX_REDIRECTS = 10
@@ -60,7 +64,11 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _open_stream(
-    url: str, headers: dict[str, str], range_start: int, timeout: httpx2.Timeout
+    url: str,
+    headers: dict[str, str],
+    range_start: int,
+    range_end: int | None,
+    timeout: httpx2.Timeout,
 ) -> httpx2.Response:
     """GET ``url`` as a stream, following redirects by hand.
 
@@ -74,7 +82,9 @@ def _open_stream(
     session = get_session()
     request_headers = dict(headers)
     request_headers["Accept-Encoding"] = "identity"  # sizes and offsets are of the raw bytes
-    if range_start > 0:
+    if range_end is not None:  # one part of a ranged transfer (end inclusive)
+        request_headers["Range"] = f"bytes={range_start}-{range_end}"
+    elif range_start > 0:
         request_headers["Range"] = f"bytes={range_start}-"
     current = url
     for _ in range(MAX_REDIRECTS):
@@ -107,6 +117,7 @@ def fetch_blob(
     progress: ProgressCallback,
     stall_timeout: float,
     deadline: float | None = None,
+    ranged: RangedSettings | None = None,
 ) -> TransferResult:
     """Make ``blobs/<etag>`` hold the verified content of ``remote_file``.
 
@@ -124,6 +135,7 @@ def fetch_blob(
             already on disk at the start of a resume).
         stall_timeout: seconds without a byte before the transfer is abandoned.
         deadline: ``time.monotonic()`` value after which the attempt is abandoned.
+        ranged: connections allowed for parallel ranges; ``None``: always one stream.
 
     Returns:
         What was resumed and transferred.
@@ -160,6 +172,7 @@ def fetch_blob(
                 stall_timeout=stall_timeout,
                 deadline=deadline,
                 blob=blob,
+                ranged=ranged,
             )
     except LockTimeout as error:
         raise AttemptTimeout(
@@ -188,10 +201,49 @@ def _fetch_locked(
     stall_timeout: float,
     deadline: float | None,
     blob: os.PathLike[str],
+    ranged: RangedSettings | None,
 ) -> TransferResult:
     where = f"{repo_id}@{commit_sha[:12]} {remote_file.path}"
     incomplete = repo_cache.incomplete_path(remote_file.etag)
     expected = remote_file.size
+    # The resolve URL is "<endpoint>/<repo>/resolve/...": the hints (e.g. where to accept
+    # gated terms) name the Hub, not the file.
+    endpoint = url.split(f"/{repo_id}/resolve/", 1)[0]
+
+    def check_status(response: httpx2.Response) -> None:
+        try:
+            hf_raise_for_status(response)
+        except Exception as error:
+            raise translate_error(
+                error,
+                repo_id=repo_id,
+                revision=commit_sha,
+                endpoint=endpoint,
+                path=remote_file.path,
+            ) from error
+
+    if ranged is not None and ranged.applies_to(expected):
+        outcome = fetch_ranged(
+            url=url,
+            headers=headers,
+            incomplete=incomplete,
+            remote_file=remote_file,
+            where=where,
+            progress=progress,
+            deadline=deadline,
+            timeout=_timeout(stall_timeout, deadline, where),
+            settings=ranged,
+            open_stream=_open_stream,
+            check_status=check_status,
+        )
+        if outcome is not None:
+            digest, transferred = outcome
+            _verify(incomplete, digest, remote_file, where)
+            os.replace(incomplete, blob)
+            # Every byte not received now was recorded done before: that is what was resumed.
+            return TransferResult(resumed_from=expected - transferred, transferred=transferred)
+    # A ranged partial (this run's fallback, or a run with other settings) becomes a prefix.
+    abandon_parts(incomplete)
     existing = repo_cache.partial_size(remote_file.etag)
     if existing > expected:
         # Longer than the file can be: not a prefix of it. Start over.
@@ -210,41 +262,18 @@ def _fetch_locked(
         hash_file(incomplete, existing, hasher)
         digest = str(hasher.hexdigest())
     else:
-        timeout = httpx2.Timeout(
-            connect=CONNECT_TIMEOUT_SECONDS, read=stall_timeout, write=stall_timeout, pool=None
-        )
-        if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AttemptTimeout(f"time ran out before {where}")
-            # A read may not block past the attempt's deadline either.
-            timeout = httpx2.Timeout(
-                connect=min(CONNECT_TIMEOUT_SECONDS, remaining),
-                read=min(stall_timeout, remaining),
-                write=min(stall_timeout, remaining),
-                pool=None,
-            )
+        timeout = _timeout(stall_timeout, deadline, where)
         try:
-            response = _open_stream(url, headers, existing, timeout)
+            response = _open_stream(url, headers, existing, None, timeout)
         except httpx2.TimeoutException as error:
             raise StalledTransfer(f"no answer within {stall_timeout:g}s for {where}") from error
         except httpx2.TransportError as error:
-            raise HubUnavailable(f"connection failed for {where}: {error}") from error
+            # A refused certificate is permanent; a broken connection is retried.
+            raise transport_error(error, f"connection failed for {where}") from error
         try:
             if response.status_code >= 400:
                 response.read()
-                try:
-                    hf_raise_for_status(response)
-                except Exception as error:
-                    raise translate_error(
-                        error,
-                        repo_id=repo_id,
-                        revision=commit_sha,
-                        # The resolve URL is "<endpoint>/<repo>/resolve/...": the hints
-                        # (e.g. where to accept gated terms) name the Hub, not the file.
-                        endpoint=url.split(f"/{repo_id}/resolve/", 1)[0],
-                        path=remote_file.path,
-                    ) from error
+                check_status(response)
             if existing and response.status_code == 200:
                 # The server ignored our Range header: the body starts at byte 0.
                 os.truncate(incomplete, 0)
@@ -270,6 +299,23 @@ def _fetch_locked(
     _verify(incomplete, digest, remote_file, where)
     os.replace(incomplete, blob)
     return TransferResult(resumed_from=resumed_from, transferred=transferred)
+
+
+def _timeout(stall_timeout: float, deadline: float | None, where: str) -> httpx2.Timeout:
+    """Timeouts of one request: a read may not block past the attempt's deadline either."""
+    if deadline is None:
+        return httpx2.Timeout(
+            connect=CONNECT_TIMEOUT_SECONDS, read=stall_timeout, write=stall_timeout, pool=None
+        )
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise AttemptTimeout(f"time ran out before {where}")
+    return httpx2.Timeout(
+        connect=min(CONNECT_TIMEOUT_SECONDS, remaining),
+        read=min(stall_timeout, remaining),
+        write=min(stall_timeout, remaining),
+        pool=None,
+    )
 
 
 def _verify(incomplete: os.PathLike[str], digest: str, remote_file: RemoteFile, where: str) -> None:

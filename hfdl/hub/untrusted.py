@@ -15,7 +15,11 @@ What is accepted:
   is also a folder of another file;
 * a commit: 40 lowercase hex; a git blob id: 40 lowercase hex; a sha256: 64 lowercase hex;
 * a size: an integer (not a bool, float or string), 0 ≤ size ≤ ``MAX_FILE_SIZE``;
-* a redirect target: an ``http`` or ``https`` URL with a host.
+* a redirect target: an ``http`` or ``https`` URL with a host;
+* for a file the listing describes by name only (a thin mirror, see ``docs/mirrors.md``), the
+  answer to a ``HEAD`` on its resolve URL: an ETag of 40 or 64 lowercase hex (never empty: an
+  empty value would name the ``blobs/`` folder itself), a size as above, and the commit asked
+  for. A missing ETag or size fails the model with a message that says so.
 
 This module is import-light (no ``huggingface_hub``): :mod:`hfdl.hub.cache` reuses
 :func:`path_problem` for its own checks.
@@ -39,6 +43,11 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 _HINT = (
     "the server at this endpoint is broken or hostile; hfdl refuses to use its answer for this "
     "model and touched nothing on disk for it. Check the endpoint setting (prefer https)."
+)
+_THIN_HINT = (
+    "the server lists this file without size or hash, and its answer to a HEAD on the file's "
+    "resolve URL lacks them too (ETag or X-Linked-Etag, Content-Length or X-Linked-Size). "
+    "hfdl needs them to name and verify the file; see docs/mirrors.md, or use another endpoint."
 )
 
 
@@ -177,6 +186,55 @@ class MetadataValidator:
         if not 0 <= value <= MAX_FILE_SIZE:
             raise self.refuse(f"size of {shown(path)}", value, f"is not in 0..{MAX_FILE_SIZE}")
         return value
+
+    def head_etag(self, value: object, path: str) -> str:
+        """Return the ETag of a ``HEAD`` answer when it can name a blob (40 or 64 lowercase hex).
+
+        A 40-hex ETag is the git blob sha1 of a regular file, a 64-hex one the sha256 of an LFS
+        file (``huggingface_hub`` names blobs the same way).
+
+        Raises:
+            UntrustedMetadata: no ETag at all (``None`` or empty), or one of another form.
+        """
+        if value is None or value == "":
+            raise self.missing(f"ETag of {shown(path)}")
+        if is_hex_name(value):
+            assert isinstance(value, str)
+            return value
+        raise self.refuse(
+            f"ETag of {shown(path)}", value, "is neither 40 nor 64 lowercase hex digits"
+        )
+
+    def head_size(self, value: object, path: str) -> int:
+        """Return the size of a ``HEAD`` answer (see :meth:`size`).
+
+        Raises:
+            UntrustedMetadata: no size at all, or a bad one.
+        """
+        if value is None:
+            raise self.missing(f"size of {shown(path)}")
+        return self.size(value, path)
+
+    def head_commit(self, value: object, path: str, expected: str) -> None:
+        """Check the ``X-Repo-Commit`` of a ``HEAD`` answer: absent, or the commit asked for.
+
+        Raises:
+            UntrustedMetadata: a commit of the wrong form, or another commit than ``expected``.
+        """
+        if value is None or value == "":
+            return  # the URL named the commit already; some mirrors do not repeat it
+        if self.commit(value) != expected:
+            raise self.refuse(
+                f"commit of {shown(path)}", value, f"is not the commit asked for ({expected})"
+            )
+
+    def missing(self, what: str) -> UntrustedMetadata:
+        """Build the error for a value neither the listing nor a ``HEAD`` gave (caller raises)."""
+        return UntrustedMetadata(
+            f"{self.endpoint} gave no {what} for {self.repo_id}, neither in its file list nor "
+            "in the answer to a HEAD on the file's resolve URL",
+            hint=_THIN_HINT,
+        )
 
     def unique_paths(self, paths: Iterable[str]) -> None:
         """Refuse a listing with a path twice, or a path that is also a folder of another.

@@ -31,6 +31,8 @@ EXPECTED_ROWS = {
     "5": ["hfdl run", "hf download (", "curl x", "hfdl run, 1 x", "hfdl run, 1 x"],
     "6": ["hfdl run (after SIGKILL)", "hf download loop (after SIGKILL)"],
     "7": ["hfdl run: first sync", "hfdl run: re-sync", "hfdl models list --json", "hfdl status"],
+    "8": ["hfdl run (1 file)", "hf download (1 file)", "hfdl run (8 files)", "hf download (8"],
+    "https": ["hfdl run (https)", "hf download loop (https)", "curl (https)", "hfdl run (http)"],
 }
 
 

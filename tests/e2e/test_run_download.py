@@ -7,7 +7,7 @@ import json
 from huggingface_hub import snapshot_download
 
 from tests.hubserver import HubServer
-from tests.workspace import Workspace
+from tests.workspace import OVER_HTTP_AND_HTTPS, Workspace
 
 CONFIG_JSON = '{"hidden_size": 8}'
 
@@ -27,6 +27,7 @@ def make_model(hub: HubServer, base: str = "org/model", weights: int = 300_000) 
     return repo_id, commit
 
 
+@OVER_HTTP_AND_HTTPS
 def test_fresh_download_is_usable_offline_by_huggingface_hub(
     workspace: Workspace, hub: HubServer
 ) -> None:
@@ -159,6 +160,7 @@ def test_concurrent_models_overlap_up_to_the_limit_in_priority_order(
     assert order == [repos[1], repos[3], repos[2], repos[0]]
 
 
+@OVER_HTTP_AND_HTTPS
 def test_update_check_fetches_only_changed_files(workspace: Workspace, hub: HubServer) -> None:
     repo_id, first = make_model(hub, weights=50_000)
     workspace.write_catalog([{"name": repo_id}])

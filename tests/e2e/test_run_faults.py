@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from tests.hubserver import HubServer
-from tests.workspace import Workspace, sha256_of, wait_for
+from tests.workspace import OVER_HTTP_AND_HTTPS, Workspace, sha256_of, wait_for
 
 WEIGHTS = "model.safetensors"
 
@@ -52,6 +52,7 @@ def test_transient_faults_recover(workspace: Workspace, hub: HubServer, fault: d
     assert attempt["retries"] == 1
 
 
+@OVER_HTTP_AND_HTTPS
 def test_cut_body_resumes_with_range_within_the_run(workspace: Workspace, hub: HubServer) -> None:
     repo_id, commit = weights_repo(hub)
     hub.inject((repo_id, WEIGHTS), methods=("GET",), origin="cdn", cut_after=150_000, times=1)
@@ -187,18 +188,27 @@ def test_wait_queues_behind_the_running_run(workspace: Workspace, hub: HubServer
     ]
 
 
+@OVER_HTTP_AND_HTTPS
 def test_sigkill_mid_file_resumes_with_range_next_run(workspace: Workspace, hub: HubServer) -> None:
     size = 2_000_000
     repo_id, commit = weights_repo(hub, size=size, base="org/resume")
     hub.inject((repo_id, WEIGHTS), origin="cdn", trickle=(100_000, 0.1), times=1)
     workspace.write_catalog([{"name": repo_id}])
-    partial = workspace.repo_dir(repo_id) / "blobs"
+    # The weights' own partial file: a glob of *.incomplete could stat config.json's just
+    # as it is renamed into place.
+    partial = (
+        workspace.repo_dir(repo_id)
+        / "blobs"
+        / f"{hub.file_entry(repo_id, WEIGHTS).etag}.incomplete"
+    )
 
     process = workspace.spawn("run")
 
     def partial_size() -> int:
-        files = list(partial.glob("*.incomplete")) if partial.exists() else []
-        return files[0].stat().st_size if files else 0
+        try:
+            return partial.stat().st_size
+        except FileNotFoundError:
+            return 0
 
     wait_for(lambda: partial_size() >= 500_000, timeout=60)
     process.send_signal(signal.SIGKILL)

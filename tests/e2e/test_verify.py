@@ -18,7 +18,7 @@ from hfdl.engine.lock import RunLock
 from hfdl.services.verify.check import FileCheck, ModelCheck, verify_models
 from hfdl.store import Store
 from tests.hubserver import HubServer
-from tests.workspace import Workspace, sha256_of
+from tests.workspace import OVER_HTTP_AND_HTTPS, Workspace, sha256_of
 
 FILES: dict[str, bytes | str | int] = {
     "config.json": '{"hidden_size": 8}',
@@ -147,6 +147,7 @@ def test_every_kind_of_damage_is_reported_and_nothing_is_touched(
     assert "corrupt" in text.stdout and "model.safetensors" in text.stdout
 
 
+@OVER_HTTP_AND_HTTPS
 def test_repair_fetches_only_the_corrupted_file(workspace: Workspace, hub: HubServer) -> None:
     (damaged, commit), (intact, _) = downloaded(workspace, hub, count=2)
     weights = blob(workspace, hub, damaged, "model.safetensors")

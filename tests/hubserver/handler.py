@@ -267,7 +267,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
                 if fault.status is not None:
                     self._send(self._fault_response(fault))
                     return
-            self._send(self._dispatch(route, params, body_in))
+            response = self._dispatch(route, params, body_in)
+            if hub.thin is not None:  # thin-mirror mode: see tests/hubserver/thin.py
+                response = hub.thin.rewrite(route, response)
+            self._send(response)
         except OSError as exc:  # client went away, connection reset, server stopping
             record.error = f"{type(exc).__name__}: {exc}"
             self.close_connection = True
@@ -542,9 +545,10 @@ class HubRequestHandler(BaseHTTPRequestHandler):
     def _file_response(self, blob: Blob, headers: dict[str, str]) -> Response:
         size = blob.size
         span = parse_range(self.headers.get("Range"), size)
+        throttle = self.server.hub.throttle
         if span is False:
             return Response(416, {**headers, "Content-Range": f"bytes */{size}"})
-        if span is None:
+        if span is None or (throttle is not None and throttle.ignore_range):  # throttle.py
             return Response(200, headers, FileSlice(blob.path, 0, size))
         first, last = span
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"
@@ -591,7 +595,9 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         record.status = response.status
         record.response_headers = headers
         self._headers_sent = True
-        if not send_body:
+        if hub.throttle is not None and fault is None and send_body and isinstance(body, FileSlice):
+            hub.throttle.send(self, head_bytes, body)  # CDN-like pacing (throttle.py)
+        elif not send_body:
             self.connection.sendall(head_bytes)
         elif fault is None and (isinstance(body, bytes) or length <= _INLINE_MAX):
             # Small bodies leave with the headers in one write (one syscall, one packet);

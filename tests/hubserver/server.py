@@ -23,6 +23,9 @@ from urllib.parse import quote, urlencode
 from .faults import Fault, FaultMatch, FaultSet
 from .hostile import InfoRewrite, MetadataOverride
 from .repos import FileContent, FileEntry, Repo, RepoBuilder
+from .thin import ThinMirror
+from .throttle import Throttle
+from .tls import TestCA
 
 Origin = Literal["hub", "cdn"]
 
@@ -101,6 +104,8 @@ class HubServer:
             ``/api/resolve-cache/<type>s/<repo>/<commit>/<path>``, as the Hub does nowadays.
         record_requests: keep :class:`RequestRecord` objects (turn off for long benchmarks;
             byte counters keep working).
+        tls: serve both origins over HTTPS with this CA's server certificate (see
+            :mod:`tests.hubserver.tls`); ``None``: plain HTTP.
 
     Attributes:
         accepted_tokens: repo_id -> tokens allowed to read that gated or private repo.
@@ -117,6 +122,7 @@ class HubServer:
         cdn_url_ttl: float = 3600,
         resolve_redirects: bool = False,
         record_requests: bool = True,
+        tls: TestCA | None = None,
     ) -> None:
         if repos is None:
             if root_dir is None:
@@ -128,10 +134,15 @@ class HubServer:
         self.cdn_url_ttl = cdn_url_ttl
         self.resolve_redirects = resolve_redirects
         self.record_requests = record_requests
+        self.tls = tls
         self.accepted_tokens: defaultdict[str, set[str]] = defaultdict(set)
         self.users: dict[str, str] = {}
         self.faults = FaultSet()
         self.overrides: dict[str, MetadataOverride] = {}
+        # Thin-mirror mode (see tests/hubserver/thin.py): None serves full metadata.
+        self.thin: ThinMirror | None = None
+        # CDN-like pacing of file bodies (see tests/hubserver/throttle.py): None is full speed.
+        self.throttle: Throttle | None = None
         self._secret = os.urandom(16)
         self._records: list[RequestRecord] = []
         self._bytes_sent = 0
@@ -160,6 +171,8 @@ class HubServer:
         self._stop.clear()
         for origin in ("hub", "cdn"):
             listener = HubHTTPServer((self.host, 0), self, origin)
+            if self.tls is not None:  # HTTPS: every accepted connection speaks TLS
+                listener.socket = self.tls.wrap_listener(listener.socket)
             self._listeners[origin] = listener
             thread = threading.Thread(
                 target=listener.serve_forever,
@@ -203,7 +216,7 @@ class HubServer:
         if listener is None:
             raise RuntimeError("HubServer is not started")
         host, port = listener.server_address[:2]  # type: ignore[attr-defined]
-        return f"http://{host}:{port}"
+        return f"{'http' if self.tls is None else 'https'}://{host}:{port}"
 
     @property
     def url(self) -> str:
@@ -422,9 +435,10 @@ class HubServer:
         )
 
     def reset_faults(self) -> None:
-        """Remove every injected fault and every metadata override (hostile mode)."""
+        """Remove every injected fault, metadata override (hostile mode) and thin mode."""
         self.faults.clear()
         self.overrides.clear()
+        self.thin = None
 
     def override_metadata(
         self,

@@ -24,6 +24,8 @@ from hfdl.fileio import mode_for_new_file, write_atomically
 from hfdl.hub.untrusted import is_hex_name, path_problem, shown
 
 INCOMPLETE_SUFFIX = ".incomplete"
+# The progress record of a ranged transfer, beside its partial file (hfdl.hub.parts).
+PARTS_SIDECAR_SUFFIX = ".parts"
 COMMIT_SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -284,7 +286,8 @@ class RepoCache:
         """Delete partial downloads whose blob is no longer wanted; return what was removed.
 
         Only ``<hex>.incomplete`` entries of ``blobs/`` are considered (what hfdl and
-        ``huggingface_hub`` name them), and each must be inside the repository's folder.
+        ``huggingface_hub`` name them), with their ``.parts`` progress records (hfdl's ranged
+        transfers), and each must be inside the repository's folder.
         """
         removed: list[Path] = []
         try:
@@ -292,9 +295,11 @@ class RepoCache:
         except (OSError, UnsafePath):
             return removed
         for entry in entries:
-            if not entry.name.endswith(INCOMPLETE_SUFFIX):
+            # A ranged transfer's progress record goes with its partial file.
+            name = entry.name.removesuffix(PARTS_SIDECAR_SUFFIX)
+            if not name.endswith(INCOMPLETE_SUFFIX):
                 continue
-            etag = entry.name[: -len(INCOMPLETE_SUFFIX)]
+            etag = name[: -len(INCOMPLETE_SUFFIX)]
             if etag in wanted_etags or not is_hex_name(etag):
                 continue
             try:

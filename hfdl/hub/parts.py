@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from hfdl.hub.cache import PARTS_SIDECAR_SUFFIX as SIDECAR_SUFFIX
+
 MIB = 1024 * 1024
 # Parts smaller than this cost a round trip (and a first-byte delay) for too few bytes: at
 # 16 MiB/s and 50 ms to the first byte a 4 MiB part spends ~17% of its time waiting.
 MIN_PART_BYTES = 4 * MIB
-SIDECAR_SUFFIX = ".parts"
 
 
 @dataclass(frozen=True)

@@ -246,6 +246,11 @@ def test_partials_of_unfinished_downloads_are_kept_for_resuming(workspace: Works
     recent = write_partial(repo_dir, 1_000, days=1)
     stale = write_partial(repo_dir, 2_000, days=OLD)
     locked = write_partial(repo_dir, 3_000, days=OLD)
+    # Progress records of ranged transfers: one goes with its partial, one stays with its own.
+    stale_parts = stale.with_name(stale.name + ".parts")
+    recent_parts = recent.with_name(recent.name + ".parts")
+    stale_parts.write_text("{}")
+    recent_parts.write_text("{}")
     repo_cache = RepoCache(workspace.cache_dir, repo_id)
     repo_cache.locks.mkdir(parents=True)
     lock = FileLock(str(repo_cache.lock_path(locked.name.removesuffix(".incomplete"))))
@@ -263,6 +268,7 @@ def test_partials_of_unfinished_downloads_are_kept_for_resuming(workspace: Works
     kept = {item.path.name: item.reason for item in report.kept}
     assert kept == {recent.name: REASON_RESUMABLE, locked.name: REASON_IN_USE}
     assert recent.exists() and locked.exists() and not stale.exists()
+    assert recent_parts.exists() and not stale_parts.exists()
 
 
 def test_a_managed_model_keeps_its_newest_snapshot(workspace: Workspace, hub: HubServer) -> None:

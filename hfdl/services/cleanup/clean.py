@@ -47,6 +47,7 @@ hold the run lock (:func:`run_cleanup` takes it) so that no download writes mean
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfdl.errors import UnsafePath
-from hfdl.hub.cache import INCOMPLETE_SUFFIX, RepoCache, repo_folder_name
+from hfdl.hub.cache import INCOMPLETE_SUFFIX, PARTS_SIDECAR_SUFFIX, RepoCache, repo_folder_name
 from hfdl.services.cleanup.report import (
     REASON_FOREIGN,
     REASON_IN_USE,
@@ -280,6 +281,10 @@ class _ModelCleaner:
                 except OSError as error:
                     self.report.warnings.append(f"cannot remove {path}: {error.strerror}")
                     continue
+                # A ranged transfer's progress record is worthless without its partial.
+                sidecar = path.with_name(path.name + PARTS_SIDECAR_SUFFIX)
+                with contextlib.suppress(OSError, UnsafePath):
+                    self.repo_cache.contained(sidecar).unlink(missing_ok=True)
             self.report.removed.append(RemovedItem(self.row.name, None, path, reason, age, size))
 
     def wanted_commits(self) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -36,13 +37,24 @@ class Contender:
     cwd: Path
     reset: Callable[[], None]
     outputs: Callable[[], list[tuple[Path, int]]] = field(default=lambda: [])
+    # sha256 of output files a scenario checks byte for byte, not only by size (checked after
+    # every round, since the rounds reset the outputs after the last run).
+    digests: dict[Path, str] = field(default_factory=dict)
 
     def check_outputs(self) -> None:
-        """Raise when a file the run should have written is missing or has the wrong size."""
+        """Raise when a file the run should have written is missing, has the wrong size, or
+        (for those in ``digests``) other bytes than the served ones."""
         for path, size in self.outputs():
             actual = path.stat().st_size if path.exists() else -1
             if actual != size:
                 raise RuntimeError(f"{self.name}: {path} has {actual} bytes, expected {size}")
+        for path, digest in self.digests.items():
+            sha = hashlib.sha256()
+            with path.open("rb") as file:
+                while block := file.read(8 * 1024 * 1024):
+                    sha.update(block)
+            if sha.hexdigest() != digest:
+                raise RuntimeError(f"{self.name}: {path} differs from the served file")
 
 
 def cache_file(cache_dir: Path, repo: BenchRepo, remote: RemoteFileRef) -> Path:

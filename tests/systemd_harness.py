@@ -71,9 +71,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
+
+from tests.tiers import on_ci, unavailable
 
 # Set (to the mount namespace pytest was started in) in the re-executed pytest.
 NAMESPACE_MARKER = "HFDL_TEST_NAMESPACE"
@@ -193,20 +195,13 @@ def tier_unavailable_reason() -> str | None:
     return _unavailable_reason
 
 
-def on_ci() -> bool:
-    """Whether this is a CI run, where the tier must run rather than be skipped."""
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
-
-
-def skip_or_fail(reason: str) -> None:
+def skip_or_fail(reason: str) -> NoReturn:
     """Skip the current test because the tier cannot run; on CI, fail it instead.
 
     Raises:
         pytest.skip.Exception, pytest.fail.Exception: always.
     """
-    if on_ci():
-        pytest.fail(f"CI=true but the systemd tier cannot run: {reason}", pytrace=False)
-    pytest.skip(f"systemd tier unavailable: {reason}")
+    unavailable("the systemd tier", reason)
 
 
 def _probe_unshare() -> str | None:

@@ -3,13 +3,17 @@ them back, or remove everything hfdl installed in systemd."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from hfdl.cli.context import AppContext
 from hfdl.cli.options import JsonOption
 from hfdl.cli.output import print_json, print_message, print_note, print_table
+
+if TYPE_CHECKING:
+    from hfdl.services.stopped_runs import StoppedRun
 
 
 def _print_report(report_dict: dict[str, Any], as_json: bool) -> None:
@@ -60,6 +64,14 @@ def start_command(
     _print_report(report.to_dict(), json_output)
 
 
+def _print_stopped(disabled: Sequence[str], stopped: Sequence[StoppedRun]) -> None:
+    """What ``stop`` and ``uninstall`` stopped: the timers, then the runs."""
+    for timer in disabled:
+        print_message(f"stopped and disabled {timer}")
+    for run in stopped:
+        print_message(f"stopped {run.describe()}")
+
+
 def stop_command(context: typer.Context, json_output: JsonOption = False) -> None:
     """Stop and disable hfdl's timers (and a running download); schedules are kept.
 
@@ -73,10 +85,7 @@ def stop_command(context: typer.Context, json_output: JsonOption = False) -> Non
     if json_output:
         print_json(report.to_dict())
         return
-    for timer in report.disabled:
-        print_message(f"stopped and disabled {timer}")
-    for run in report.stopped:
-        print_message(f"stopped {run.describe()}")
+    _print_stopped(report.disabled, report.stopped)
     if report.disabled and not report.stopped:
         print_message("no run was working")
     for note in report.notes:
@@ -97,10 +106,7 @@ def uninstall_command(context: typer.Context, json_output: JsonOption = False) -
     if json_output:
         print_json(report.to_dict())
         return
-    for timer in report.disabled:
-        print_message(f"stopped and disabled {timer}")
-    for run in report.stopped:
-        print_message(f"stopped {run.describe()}")
+    _print_stopped(report.disabled, report.stopped)
     for path in report.removed:
         print_message(f"removed {path}")
     for note in report.notes:

@@ -287,10 +287,7 @@ class ModelDownloader:
                     progress=progress,
                     stall_timeout=float(self.settings.stall_timeout_seconds),
                     deadline=deadline,
-                    ranged=RangedSettings(
-                        connections_per_file=self.settings.connections_per_file,
-                        max_connections=self.settings.max_connections,
-                    ),
+                    ranged=RangedSettings.from_settings(self.settings),
                 )
                 progress.transferred(result.transferred)
                 return retries

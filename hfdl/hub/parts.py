@@ -12,9 +12,13 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from hfdl.hub.cache import PARTS_SIDECAR_SUFFIX as SIDECAR_SUFFIX
+
+if TYPE_CHECKING:
+    from hfdl.config import Settings
 
 MIB = 1024 * 1024
 # Parts smaller than this cost a round trip (and a first-byte delay) for too few bytes: at
@@ -28,6 +32,11 @@ class RangedSettings:
 
     connections_per_file: int = 1
     max_connections: int = 16
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RangedSettings:
+        """The configured ``connections_per_file`` and ``max_connections``."""
+        return cls(settings.connections_per_file, settings.max_connections)
 
     def applies_to(self, size: int) -> bool:
         """Whether a file of ``size`` bytes is split at all (small files stay one request)."""

@@ -18,7 +18,6 @@ from typing import Any
 from hfdl.config import Settings
 from hfdl.errors import InvalidSchedule, NotWritable, SystemdError
 from hfdl.services.stopped_runs import StoppedRun, running_sessions, stopped_runs
-from hfdl.store.rows import SessionRow
 from hfdl.systemd.install import (
     InstalledFiles,
     find_installed,
@@ -207,31 +206,34 @@ def stop(settings: Settings, scope_name: str) -> LifecycleReport:
     if not reachable:
         raise SystemdError(f"the systemd {scope.name} manager is not reachable: {reason}")
     timers = [timer_unit_name(schedule_name) for schedule_name in schedule_names]
-    working = [
-        service
-        for service in map(service_unit_name, schedule_names)
-        if systemctl.show(service, ["ActiveState"]).get("ActiveState") in _WORKING_STATES
-    ]
-    sessions_before = running_sessions(settings)
-    systemctl.disable_now(timers)
-    # Blocks until the services stopped: their sessions are recorded when it returns.
-    systemctl.stop([ALL_RUN_SERVICES])
+    stopped, notes = _disable_and_stop(settings, systemctl, timers, "hfdl stop")
     report.disabled.extend(timers)
-    report.stopped.extend(stopped_runs(settings, working, sessions_before))
-    report.notes.extend(_manual_run_notes(sessions_before, working, "hfdl stop"))
+    report.stopped.extend(stopped)
+    report.notes.extend(notes)
     return report
 
 
-def _manual_run_notes(
-    sessions_before: dict[int, SessionRow], working: list[str], command: str
-) -> list[str]:
-    """Notes about the runs that were working outside hfdl's units (so were not stopped)."""
-    return [
+def _disable_and_stop(
+    settings: Settings, systemctl: Systemctl, timers: list[str], command: str
+) -> tuple[list[StoppedRun], list[str]]:
+    """Disable ``timers`` and stop every run of hfdl's units (``stop`` and ``uninstall``).
+
+    Returns:
+        The runs stopped, with how their sessions ended, and notes about runs working
+        outside hfdl's units (started by hand), which are not stopped.
+    """
+    sessions_before = running_sessions(settings)
+    working = systemctl.loaded_units(ALL_RUN_SERVICES, _WORKING_STATES)
+    systemctl.disable_now(timers)
+    # Blocks until the services stopped: their sessions are recorded when it returns.
+    systemctl.stop([ALL_RUN_SERVICES])
+    notes = [
         f"a run not started by systemd is still working (session {session.id}, pid "
         f"{session.pid}); `{command}` stops only the runs of hfdl's units"
         for session in sessions_before.values()
         if service_unit_name(session.schedule_name or "") not in working
     ]
+    return stopped_runs(settings, working, sessions_before), notes
 
 
 @dataclass
@@ -350,14 +352,10 @@ def _stop_and_remove(
             hint=systemctl.hint_for(reason),
         )
     timers = timer_names(found)
-    sessions_before = running_sessions(settings)
-    working = systemctl.loaded_units(ALL_RUN_SERVICES, _WORKING_STATES)
-    systemctl.disable_now(timers)
-    # Blocks until the services stopped: their sessions are recorded when it returns.
-    systemctl.stop([ALL_RUN_SERVICES])
+    stopped, notes = _disable_and_stop(settings, systemctl, timers, "hfdl uninstall")
     report.disabled.extend(timers)
-    report.stopped.extend(stopped_runs(settings, working, sessions_before))
-    report.notes.extend(_manual_run_notes(sessions_before, working, "hfdl uninstall"))
+    report.stopped.extend(stopped)
+    report.notes.extend(notes)
     # Looked for again: a timer that elapsed until it was stopped may have written a stamp.
     report.removed.extend(remove_installed(find_installed(scope.unit_dir, scope.timer_stamp_dir)))
     systemctl.daemon_reload()

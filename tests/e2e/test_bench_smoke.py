@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.tiers import requires_tools
 from tests.workspace import REPO_ROOT
 
 # Per scenario, the start of each contender row's name that must be present.
@@ -37,7 +37,7 @@ EXPECTED_ROWS = {
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(shutil.which("curl") is None, reason="the benchmark compares with curl")
+@requires_tools("curl")  # the benchmark compares with curl
 def test_smoke_run_reports_every_scenario_and_contender(tmp_path: Path) -> None:
     output = tmp_path / "bench.json"
     env = {key: value for key, value in os.environ.items() if not key.startswith("HFDL_")}

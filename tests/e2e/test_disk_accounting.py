@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from huggingface_hub import hf_hub_download, snapshot_download
 
 from tests.hubserver import HubServer
+from tests.tiers import requires_root_with_unshare
 from tests.workspace import Workspace
 
 CONFIG = '{"hidden_size": 8}'
@@ -119,10 +118,8 @@ def in_read_only_directory(directory: Path, argv: list[str]) -> list[str]:
     return [*unshare, "sh", "-c", script, "sh", str(directory), *argv]
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("unshare") is None,
-    reason="needs root and unshare(1) for a read-only bind mount in a private namespace",
-)
+# A read-only bind mount in a private namespace.
+@requires_root_with_unshare()
 def test_read_only_download_directory_fails_the_model_naming_the_path(
     workspace: Workspace, hub: HubServer
 ) -> None:

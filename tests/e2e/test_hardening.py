@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from hfdl.config import Settings, load_settings
 from hfdl.errors import ConfigError
 from hfdl.systemd.units import render_units
 from tests.hubserver import HubServer
+from tests.tiers import requires_root_with_unshare, requires_tools
 from tests.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -35,9 +35,7 @@ PRODUCTION_CONFIG = REPO_ROOT / "config" / "production.yaml"
 # The lines of the unit from which on every directive is part of the sandbox.
 SANDBOX_START = "# Every line below says why it is there"
 
-needs_systemd_analyze = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
-)
+needs_systemd_analyze = requires_tools("systemd-analyze")
 
 
 def system_defaults(config: Path | None = PRODUCTION_CONFIG, **service: str) -> Settings:
@@ -237,10 +235,8 @@ def check_requests(
     return [f"{record.origin} {record.path}" for record in hub.find_requests()]
 
 
-@pytest.mark.skipif(
-    os.geteuid() != 0 or shutil.which("unshare") is None,
-    reason="mounting a read-only home needs root and unshare",
-)
+# Mounting a read-only home.
+@requires_root_with_unshare()
 def test_a_run_in_a_read_only_home_makes_only_the_requests_it_needs(
     workspace: Workspace, hub: HubServer, tmp_path: Path
 ) -> None:

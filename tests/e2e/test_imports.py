@@ -55,6 +55,8 @@ def imported(workspace: Workspace, *command: str) -> set[str]:
         for line in completed.stderr.splitlines()
         if line.startswith("import time:") and "|" in line
     }
+    # A command that failed would import less than a working one: its list proves nothing.
+    assert completed.returncode == 0, f"{argv} failed: {completed.stderr[-500:]}"
     assert names, f"no import report from {argv}: {completed.stderr[-500:]}"
     return names
 

@@ -12,7 +12,6 @@ so this suite does not.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tomllib
 from pathlib import Path
@@ -23,6 +22,7 @@ from hfdl.catalog.files import load_catalog
 from hfdl.cli import manpage
 from hfdl.cli.reference import options_of, root_command, walk
 from hfdl.systemd.units import GENERATED_MARKER
+from tests.tiers import require_root_with_unshare, require_tools, unavailable
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PACKAGING = REPOSITORY / "packaging"
@@ -31,11 +31,9 @@ MAINTAINER_SCRIPTS = ["hfdl.postinst", "hfdl.prerm", "hfdl.postrm"]
 VERSION = tomllib.loads((REPOSITORY / "pyproject.toml").read_text())["project"]["version"]
 
 
-def needs(*tools: str) -> None:
-    """Skip the test when a tool it runs is not installed (Debian's dpkg-dev, debhelper)."""
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)}")
+# Debian's dpkg-dev, debhelper, groff: missing on a developer's machine (skip), installed
+# by .ci/run (where a missing one fails the test).
+needs = require_tools
 
 
 def run_script(name: str, argument: str, root: Path) -> subprocess.CompletedProcess[str]:
@@ -214,9 +212,9 @@ def test_sysusers_entry_creates_the_hfdl_system_user_and_group(tmp_path: Path) -
 
 
 def test_tmpfiles_entry_gives_the_service_account_its_directories(tmp_path: Path) -> None:
-    needs("systemd-tmpfiles", "unshare", "mount")
-    if os.geteuid() != 0:
-        pytest.skip("needs root, to mount the test root's user database over /etc")
+    needs("systemd-tmpfiles")
+    # Root, to mount the test root's user database over /etc in a private namespace.
+    require_root_with_unshare()
     create_system_user(tmp_path)
     # systemd 252's tmpfiles --root resolves user names on the host, not in the root: in a
     # private mount namespace, the test root's passwd and group stand in for the host's.
@@ -232,7 +230,7 @@ def test_tmpfiles_entry_gives_the_service_account_its_directories(tmp_path: Path
         check=False,
     )
     if "unshare failed" in result.stderr:
-        pytest.skip(f"no mount namespaces here: {result.stderr.strip()}")
+        unavailable("this test", f"no mount namespaces here: {result.stderr.strip()}")
     assert result.returncode == 0, result.stderr
 
     uid = int((tmp_path / "etc/passwd").read_text().split(":")[2])
@@ -306,7 +304,8 @@ def built_package() -> Path:
     ).stdout.strip()
     package = REPOSITORY / "dist" / f"hfdl_{VERSION}_{architecture}.deb"
     if not package.is_file():
-        pytest.skip(f"{package.name} not built (make deb)")
+        # .ci/run builds it before the tests (make deb), so CI checks the real package.
+        unavailable("this test", f"{package.name} not built (make deb)")
     return package
 
 

@@ -17,10 +17,8 @@ import pytest
 from hfdl.errors import HubUnavailable
 from hfdl.hub import parts as part_table
 from hfdl.hub import ranged
-from hfdl.hub.cache import RepoCache
-from hfdl.hub.client import HubClient, RemoteFile
 from hfdl.hub.parts import RangedSettings
-from hfdl.hub.transfer import fetch_blob
+from tests.e2e.test_transfer_engine import Fetcher
 from tests.hubserver import HubServer
 from tests.hubserver.throttle import Throttle
 from tests.workspace import Workspace, sha256_of, wait_for
@@ -51,43 +49,6 @@ def make_repo(hub: HubServer, size: int = SIZE) -> tuple[str, str]:
     return repo_id, commit
 
 
-class Fetcher:
-    """``fetch_blob`` of one repo's weights with ranged settings."""
-
-    def __init__(self, hub: HubServer, cache_dir: Path, repo_id: str) -> None:
-        self.client = HubClient(hub.url, None)
-        revision = self.client.list_files(repo_id, "main")
-        self.commit = revision.commit_sha
-        self.remote: RemoteFile = next(f for f in revision.files if f.path == WEIGHTS)
-        self.repo_id = repo_id
-        self.cache = RepoCache(cache_dir, repo_id)
-        self.progress_total = 0
-
-    def progress(self, nbytes: int) -> None:
-        self.progress_total += nbytes
-
-    def __call__(self, settings: RangedSettings) -> None:
-        fetch_blob(
-            url=self.client.file_url(self.repo_id, self.commit, WEIGHTS),
-            headers=self.client.headers(),
-            repo_cache=self.cache,
-            remote_file=self.remote,
-            repo_id=self.repo_id,
-            commit_sha=self.commit,
-            progress=self.progress,
-            stall_timeout=10.0,
-            ranged=settings,
-        )
-
-    @property
-    def blob(self) -> Path:
-        return self.cache.blob_path(self.remote.etag)
-
-    @property
-    def partial(self) -> Path:
-        return self.cache.incomplete_path(self.remote.etag)
-
-
 def cdn_gets(hub: HubServer) -> list[str | None]:
     """The ``Range`` header of every GET of the weights on the CDN, in order."""
     gets = hub.find_requests(lambda r: r.filename == WEIGHTS, origin="cdn", method="GET")
@@ -102,7 +63,7 @@ def test_large_file_is_fetched_as_parallel_ranges_and_verified(
     # Capped well below FAST_CONNECTION_BYTES_PER_SECOND: the speed probe asks for company.
     hub.throttle = Throttle(rate=32 * MIB)
 
-    fetcher(RangedSettings(connections_per_file=8, max_connections=16))
+    fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=16))
 
     ranges = cdn_gets(hub)
     # One request per part, each a closed range (the speed probe's goes on as part 0).
@@ -118,7 +79,7 @@ def test_small_files_stay_one_request(hub: HubServer, tmp_path: Path) -> None:
     repo_id, _ = make_repo(hub, size=3 * MIB)
     fetcher = Fetcher(hub, tmp_path, repo_id)
 
-    fetcher(RangedSettings(connections_per_file=8, max_connections=16))
+    fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=16))
 
     assert cdn_gets(hub) == [None]
     assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
@@ -134,13 +95,13 @@ def test_server_ignoring_range_gets_one_clean_stream(hub: HubServer, tmp_path: P
         (repo_id, WEIGHTS), origin="cdn", cut_after=3 * MIB, trickle=(256 * 1024, 0.01), times=None
     )
     with pytest.raises(HubUnavailable):
-        fetcher(settings)
+        fetcher(ranged=settings)
     assert Path(f"{fetcher.partial}.parts").exists()
     hub.reset_faults()
     hub.clear_requests()
     hub.throttle = Throttle(ignore_range=True)
 
-    fetcher(settings)
+    fetcher(ranged=settings)
 
     # The probe's 200 was dropped, then one stream (its Range answered 200 too, truncated).
     gets = hub.find_requests(lambda r: r.filename == WEIGHTS, origin="cdn", method="GET")
@@ -156,7 +117,7 @@ def test_throttled_parts_back_off_and_recover(hub: HubServer, tmp_path: Path) ->
     hub.inject((repo_id, WEIGHTS), origin="cdn", status=429, retry_after="0", times=3)
     hub.throttle = Throttle(rate=32 * MIB)  # slow enough for the probe to want parallel parts
 
-    fetcher(RangedSettings(connections_per_file=8, max_connections=4))
+    fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=4))
 
     assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
     assert part_table._LIMITERS, "no host limiter was used"

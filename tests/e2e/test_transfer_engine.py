@@ -19,6 +19,7 @@ from hfdl.errors import AttemptTimeout, HubUnavailable, IntegrityError, StalledT
 from hfdl.hub import body
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.client import HubClient, RemoteFile
+from hfdl.hub.parts import RangedSettings
 from hfdl.hub.transfer import TransferResult, fetch_blob
 from tests.hubserver import HubServer
 
@@ -44,7 +45,10 @@ class Fetcher:
         self.progress_total += nbytes
 
     def __call__(
-        self, stall_timeout: float = 10.0, deadline: float | None = None
+        self,
+        stall_timeout: float = 10.0,
+        deadline: float | None = None,
+        ranged: RangedSettings | None = None,
     ) -> TransferResult:
         return fetch_blob(
             url=self.client.file_url(self.repo_id, self.commit, WEIGHTS),
@@ -56,6 +60,7 @@ class Fetcher:
             progress=self.progress,
             stall_timeout=stall_timeout,
             deadline=deadline,
+            ranged=ranged,
         )
 
     @property

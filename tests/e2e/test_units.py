@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import subprocess
 import sys
 import tomllib
@@ -39,15 +38,14 @@ from hfdl.systemd.units import (
     template_text,
     writable_paths,
 )
+from tests.tiers import requires_tools
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 # The venv's console script: `verify` checks that ExecStart's binary exists.
 HFDL = Path(sys.executable).parent / "hfdl"
 # Outside /tmp, as in production, so that the sandbox keeps PrivateTmp=yes.
 SYSTEM_CONFIG = Path("/etc/hfdl/config.yaml")
-needs_systemd_analyze = pytest.mark.skipif(
-    shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed"
-)
+needs_systemd_analyze = requires_tools("systemd-analyze")
 
 
 def schedule(

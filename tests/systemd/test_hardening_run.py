@@ -22,6 +22,7 @@ import pytest
 from hfdl.config import load_settings
 from hfdl.systemd.units import render_units
 from tests.hubserver import HubServer
+from tests.tiers import require_tools, unavailable
 from tests.workspace import Workspace
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -113,8 +114,9 @@ def load_offline(
 def test_system_unit_runs_as_its_account_and_only_the_cache_group_reads_the_models(
     hub: HubServer, systemd: Any, shared_root: Path, inaccessible_nodes: None
 ) -> None:
-    if shutil.which("setpriv") is None or not system_python_matches():
-        pytest.skip(f"needs setpriv and {SYSTEM_PYTHON} of the venv's Python version")
+    require_tools("setpriv")
+    if not system_python_matches():
+        unavailable("this test", f"needs {SYSTEM_PYTHON} of the venv's Python version")
     repo_id = hub.unique_repo_id("org/served")
     hub.create_repo(repo_id, {"config.json": "{}", "model.safetensors": 40_000})
     workspace = Workspace(root=shared_root, endpoint=hub.url)

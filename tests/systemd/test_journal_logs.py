@@ -10,7 +10,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -32,8 +31,11 @@ from hfdl.logs.setup import (
     parse_file_line,
 )
 from hfdl.logs.timespec import parse_since
+from tests.e2e.test_imports import heavy, imported
+from tests.e2e.test_imports import hfdl as hfdl_module
 from tests.hubserver import HubServer
 from tests.systemd_harness import SystemdUser
+from tests.tiers import unavailable
 from tests.workspace import Workspace
 
 TOKEN = "hf_journalSecretToken0123456789abcd"
@@ -81,7 +83,7 @@ def without_journal(command: Sequence[str]) -> list[str]:
             "sh",
             *command,
         ]
-    pytest.skip("journald is reachable here and only root can hide it")
+    unavailable("this test", "journald is reachable here and only root can hide it")
 
 
 def hfdl_without_journal(
@@ -419,20 +421,10 @@ def test_hfdl_logs_follows_the_log_file(workspace: Workspace, hub: HubServer) ->
 
 
 def test_hfdl_logs_does_not_import_huggingface_hub(workspace: Workspace) -> None:
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", *workspace.command("logs")[1:]],
-        cwd=workspace.root,
-        env=workspace.environment(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    names = imported(workspace, *hfdl_module(workspace, "logs"))
 
-    assert result.returncode == 0, result.stderr
-    imported = [line.split("|")[-1].strip() for line in result.stderr.splitlines() if "|" in line]
-    assert "hfdl.logs.reader" in imported
-    assert not [name for name in imported if name.startswith("huggingface_hub")]
+    assert "hfdl.logs.reader" in names
+    assert heavy(names) == []
 
 
 # -- under systemd: the journal ------------------------------------------------------------

@@ -52,6 +52,7 @@ class Repairer:
         """Delete the bad blob, fetch and verify it again; return the bytes transferred."""
         from hfdl.engine.retry import call_with_retries
         from hfdl.hub.client import RemoteFile
+        from hfdl.hub.parts import RangedSettings
         from hfdl.hub.transfer import fetch_blob
 
         client, policy = self._tools()
@@ -81,6 +82,7 @@ class Repairer:
                 progress=progress,
                 stall_timeout=float(self.settings.stall_timeout_seconds),
                 deadline=time.monotonic() + self.settings.timeout_seconds,
+                ranged=RangedSettings.from_settings(self.settings),
             )
             return result.transferred
 

@@ -22,7 +22,13 @@ from tests.hubserver import HubServer
 # Fixtures defined in helper modules: `workspace` (a throw-away hfdl installation),
 # `systemd_user`/`systemd` (the private systemd user manager and journald of the systemd tier),
 # `home`/`workdir`/`environ` (a private home, working directory and environment for config tests).
-pytest_plugins = ["tests.workspace", "tests.systemd_harness", "tests.config_files"]
+# `postgres`/`postgres_url`/`backend`/`database_url` (a real PostgreSQL server: tests/postgres.py).
+pytest_plugins = [
+    "tests.workspace",
+    "tests.systemd_harness",
+    "tests.config_files",
+    "tests.postgres",
+]
 
 # Set for the whole session. HF_HUB_DISABLE_TELEMETRY also stops the library from fetching
 # `{HF_ENDPOINT}/api/agent-harnesses` from huggingface.co to build its user-agent.

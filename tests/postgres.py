@@ -25,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -205,3 +206,29 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'state' / 'hfdl.db'}"
     return str(request.getfixturevalue("postgres_url"))
+
+
+def run_sql(where: str | Path, sql: str, **parameters: object) -> list[tuple[Any, ...]]:
+    """Run one statement on a state database of either backend, outside hfdl, and commit.
+
+    Args:
+        where: a SQLite file or a database URL (``Store.target`` gives one of them).
+        sql: the statement, with ``:name`` placeholders.
+        parameters: their values.
+
+    Returns:
+        The rows, ``[]`` for a statement that returns none.
+    """
+    from sqlalchemy import create_engine, text
+
+    from hfdl.database_url import database_target
+
+    target = database_target(where)
+    url = f"sqlite:///{target.path}" if target.path is not None else str(target.url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            result = connection.execute(text(sql), parameters)
+            return [tuple(row) for row in result] if result.returns_rows else []
+    finally:
+        engine.dispose()

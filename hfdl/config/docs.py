@@ -30,6 +30,7 @@ def _type_label(setting_field: SettingField) -> str:
         "str": "string",
         "time": "time of day, `HH:MM` (00:00 to 23:59)",
         "url": "URL, `http://` or `https://`",
+        "database_url": "database URL, `postgresql+psycopg://` or `sqlite:///`, or empty",
         "weekday": "day of the week: 0-6 (Monday = 0) or `mon`..`sun`",
     }
     if setting_field.kind == "choice":
@@ -61,6 +62,8 @@ def _default_label(setting_field: SettingField) -> str:
     default = setting_field.default
     if default is None:
         return "none"
+    if default == "":
+        return "empty"
     if isinstance(default, bool):
         return "`true`" if default else "`false`"
     return f"`{default}`"
@@ -74,6 +77,7 @@ _SHORT_TYPES = {
     "choice": "choice",
     "time": "HH:MM",
     "url": "URL",
+    "database_url": "database URL",
     "weekday": "weekday",
 }
 

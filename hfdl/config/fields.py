@@ -23,7 +23,7 @@ ENV_PREFIX = "HFDL_"
 ENV_ALIAS_PREFIX = "HF_DOWNLOADER_"
 
 # The value kinds validation knows how to check; see hfdl.config.validation.
-KINDS = ("path", "int", "bool", "str", "choice", "time", "url", "weekday")
+KINDS = ("path", "int", "bool", "str", "choice", "time", "url", "database_url", "weekday")
 
 
 @dataclass(frozen=True)

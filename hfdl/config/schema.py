@@ -30,6 +30,7 @@ from hfdl.config.fields import (
     section,
     setting,
 )
+from hfdl.database_url import database_target
 
 TIME_PATTERN = r"^([01]?[0-9]|2[0-3]):([0-5][0-9])$"
 # The user and group names every tool accepts (useradd's default rule, systemd's "portable"
@@ -217,7 +218,20 @@ class Settings:
         default_doc="`<state_directory>/hfdl.db`",
         example="/var/lib/hfdl/hfdl.db",
         env=("HFDL_DB_PATH",),
-        description="SQLite database that records runs, downloads and their history.",
+        description="SQLite database that records runs, downloads and their history (unless "
+        "`database_url` names another database).",
+    )
+    database_url: str = setting(
+        default="",
+        example="postgresql+psycopg://hfdl@db.example.com/hfdl",
+        kind="database_url",
+        env=("HFDL_DATABASE_URL",),
+        description="The state database as a SQLAlchemy URL, for several hosts sharing one: "
+        "`postgresql+psycopg://USER@HOST[:PORT]/DATABASE` (the database must exist; hfdl "
+        "creates its tables), or `sqlite:////absolute/path.db`. Empty: the SQLite file at "
+        "`db_path`. Keep a password out of the URL, in the service user's `~/.pgpass` or "
+        "`PGPASSFILE` (see docs/fleet.md); one written into it is shown as `***` everywhere "
+        "hfdl prints the URL.",
     )
     models_file: Path = setting(
         default_factory=_models_file_default,
@@ -317,6 +331,25 @@ class Settings:
 
     config_file: Path | None = field(default=None, compare=False)
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def database(self) -> str | Path:
+        """The state database: ``database_url`` when set, else the SQLite file ``db_path``.
+
+        Hand it to :func:`hfdl.database_url.database_target` (or ``Store``) as it is; it may
+        hold a password, so never print it.
+        """
+        return self.database_url or self.db_path
+
+    @property
+    def database_display(self) -> str:
+        """How messages name the state database: its path, or its URL without password."""
+        return database_target(self.database).display
+
+    def database_exists(self) -> bool:
+        """Whether there may be state to read: the SQLite file exists, or the database is on
+        a server (created by its administrator; hfdl initialises an empty one)."""
+        return database_target(self.database).exists()
 
     def get(self, key: str) -> object:
         """Return the value of a dotted key such as ``default_schedule.time``.

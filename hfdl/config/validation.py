@@ -20,6 +20,7 @@ from hfdl.config.schema import (
     WEEKDAY_NAMES,
     SettingField,
 )
+from hfdl.database_url import check_database_url
 from hfdl.errors import Problem
 from hfdl.unitsafe import unsafe_value_problem
 
@@ -135,6 +136,15 @@ def _check_url(setting_field: SettingField, value: object) -> str:
     return value.rstrip("/")
 
 
+def _check_database_url(setting_field: SettingField, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidValue(f"must be a database URL written as a string, got {describe(value)}")
+    try:
+        return check_database_url(value)
+    except ValueError as error:
+        raise InvalidValue(str(error)) from None
+
+
 def _check_weekday(setting_field: SettingField, value: object) -> int:
     problem = f"must be a day of the week: 0-6 (Monday = 0) or mon..sun, got {describe(value)}"
     if isinstance(value, int) and not isinstance(value, bool):
@@ -159,6 +169,7 @@ _CHECKS: dict[str, Callable[[SettingField, object], object]] = {
     "choice": _check_choice,
     "time": _check_time,
     "url": _check_url,
+    "database_url": _check_database_url,
     "weekday": _check_weekday,
 }
 

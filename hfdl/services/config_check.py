@@ -25,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hfdl.database_url import database_target
 from hfdl.errors import (
     CatalogError,
     CatalogNotFound,
@@ -170,18 +171,18 @@ def _check_schedules(report: ValidationReport, settings: Settings) -> None:
     schedules: list[tuple[str, str, Any]] = [
         (location, "default_schedule", _Schedule(default.type, default.time, day))
     ]
-    if settings.db_path.exists():
+    if settings.database_exists():
         # Only an existing database is opened: validating must not create one.
         from hfdl.store import Store
 
         try:
-            with Store(settings.db_path) as store:
+            with Store(settings.database) as store:
                 rows = store.list_schedules()
         except StoreError as error:
-            report.add("storage", [Problem(str(settings.db_path), "", error.message)])
+            report.add("storage", [Problem(settings.database_display, "", error.message)])
             rows = []
         for row in rows:
-            schedules.append((str(settings.db_path), f"schedules[{row.name}]", row))
+            schedules.append((settings.database_display, f"schedules[{row.name}]", row))
     checked_by_systemd = True
     for location, path, schedule in schedules:
         problem, known = _check_calendar(schedule)
@@ -219,11 +220,15 @@ def _check_storage(report: ValidationReport, settings: Settings) -> None:
     from hfdl.engine.plan import FREE_SPACE_RESERVE_BYTES
     from hfdl.sizes import format_size
 
-    targets = (
+    # The SQLite file (db_path, or a sqlite:/// database_url); a server database has none.
+    database = database_target(settings.database).path
+    database_key = "database_url" if settings.database_url else "db_path"
+    targets = [
         ("download_directory", settings.download_directory),
         ("state_directory", settings.state_directory),
-        ("db_path", settings.db_path.parent),
-    )
+    ]
+    if database is not None:
+        targets.append((database_key, database.parent))
     for key, directory in targets:
         location = settings.sources.get(key, "default")
         problem, existing = _writable_directory(directory)
@@ -246,11 +251,11 @@ def _check_storage(report: ValidationReport, settings: Settings) -> None:
             )
         elif key == "download_directory":
             report.notes.append(f"download directory: {format_size(free)} free")
-    database = settings.db_path
-    if database.exists() and not os.access(database, os.R_OK | os.W_OK):
-        location = settings.sources.get("db_path", "default")
+    if database is not None and database.exists() and not os.access(database, os.R_OK | os.W_OK):
+        location = settings.sources.get(database_key, "default")
         report.add(
-            "storage", [Problem(location, "db_path", f"{database} is not readable and writable")]
+            "storage",
+            [Problem(location, database_key, f"{database} is not readable and writable")],
         )
 
 

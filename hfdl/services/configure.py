@@ -15,6 +15,7 @@ that they can repair a file that no longer loads.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -47,6 +48,7 @@ from hfdl.config.edit import (
 
 # Re-exported for the CLI, which prints values the way the file spells them.
 from hfdl.config.yaml_io import yaml_scalar as yaml_scalar
+from hfdl.database_url import mask_password
 from hfdl.errors import ConfigError, Problem
 
 COMMAND_LINE = "<cli>"
@@ -156,6 +158,8 @@ def show_config(settings: Settings, environ: Mapping[str, str] | None = None) ->
             value = str(value)
         if setting_field.kind == "url" and isinstance(value, str):
             value = mask_url_credentials(value)
+        if setting_field.kind == "database_url" and isinstance(value, str):
+            value = mask_password(value)
         source = settings.sources.get(setting_field.key, "default")
         shown.append(ShownSetting(setting_field.key, value, source, setting_field.env))
     token_source = token_masked = token_error = None
@@ -375,11 +379,13 @@ def export_text(settings: Settings, export_format: str) -> str:
         export_format: ``json`` or ``yaml`` (YAML with every description as a comment).
 
     Returns:
-        The text, ending with a newline. The token is never part of it.
+        The text, ending with a newline. The token is never part of it, nor a password in
+        ``database_url`` (shown as ``***``: keep it in ``~/.pgpass``, see docs/fleet.md).
 
     Raises:
         ValueError: an unknown format.
     """
+    settings = dataclasses.replace(settings, database_url=mask_password(settings.database_url))
     if export_format == "json":
         return json.dumps(settings.as_dict(), indent=2) + "\n"
     if export_format == "yaml":

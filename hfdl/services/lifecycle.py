@@ -107,7 +107,7 @@ def sync_units(
         )
     from hfdl.store import Store
 
-    with Store(settings.db_path) as store:
+    with Store(settings.database) as store:
         if start:
             # Only `hfdl start` seeds the default schedule: after a user deletes their last
             # schedule, a sync must not bring `default` back behind their back.
@@ -317,7 +317,7 @@ def uninstall(settings: Settings, scope_name: str) -> UninstallReport:
     for path in report.foreign:
         report.notes.append(f"kept {path}: hfdl did not generate it (it has no hfdl marker line)")
     report.kept_data = {
-        "database": str(settings.db_path),
+        "database": settings.database_display,
         "configuration": str(settings.config_file) if settings.config_file else None,
         "catalog": str(settings.models_file),
         "downloads": str(settings.download_directory),

@@ -213,9 +213,9 @@ class Runner:
         """
         catalog = load_catalog(self.settings.models_file)
         # A dry run writes nothing: no database is created, an existing one is only read.
-        if not self.settings.db_path.exists():
+        if not self.settings.database_exists():
             return self.plan(catalog, None, options)
-        store = Store(self.settings.db_path, read_only=True)
+        store = Store(self.settings.database, read_only=True)
         try:
             return self.plan(catalog, store, options)
         finally:
@@ -242,7 +242,7 @@ class Runner:
         )
         self.lock = lock
         with lock:
-            store = Store(self.settings.db_path)
+            store = Store(self.settings.database)
             try:
                 return self._run_locked(catalog, store, options, started)
             finally:

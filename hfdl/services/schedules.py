@@ -98,7 +98,7 @@ def create_schedule(
         problems = list(error.problems)
         # Say everything at once: a taken name is one more problem to fix. Only a database
         # that exists is asked: a refused command must not create one.
-        if settings.db_path.exists():
+        if settings.database_exists():
             with _open_store(settings) as store:
                 if _exists(store, name):
                     problems.append(Problem("", "name", schedule_name_taken(name).message))
@@ -246,7 +246,7 @@ def list_overviews(settings: Settings, *, now: datetime | None = None) -> list[S
         SystemdError: ``systemd-analyze`` refused an expression or failed.
         InvalidSchedule: a stored schedule is not valid (the database was edited by hand).
     """
-    if not settings.db_path.exists():
+    if not settings.database_exists():
         return []
     with _open_store(settings) as store:
         return _overviews(store, store.list_schedules(), settings, now)
@@ -310,7 +310,7 @@ def _overviews(
 
                 # The run lock is probed to tell a live run from a killed one.
                 run_lock = settings.state_directory / LOCK_FILE_NAME
-                with StateReader(store.path, run_lock=run_lock) as reader:
+                with StateReader(store.target, run_lock=run_lock) as reader:
                     seen = reader.latest_sessions_by_schedule()
             last_run = seen.get(row.name, last_run)
         result.append(
@@ -345,4 +345,4 @@ def _exists(store: Store, name: str) -> bool:
 def _open_store(settings: Settings) -> Store:
     from hfdl.store import Store  # SQLAlchemy: only when the database is really used
 
-    return Store(settings.db_path)
+    return Store(settings.database)

@@ -72,13 +72,13 @@ def _schedule_document(schedule: ScheduleRow, last: SessionRow | None) -> dict[s
 
 def _database(settings: Settings, catalog: _CatalogFacts) -> tuple[dict[str, Any], list[str]]:
     """The DB part of the status, and the schedule names it knows."""
-    if not settings.db_path.exists():
-        return {"available": False, "reason": f"no database yet at {settings.db_path}"}, []
+    if not settings.database_exists():
+        return {"available": False, "reason": f"no database yet at {settings.database_display}"}, []
     from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.store.reader import StateReader
 
     try:
-        reader = StateReader(settings.db_path, run_lock=settings.state_directory / LOCK_FILE_NAME)
+        reader = StateReader(settings.database, run_lock=settings.state_directory / LOCK_FILE_NAME)
     except HfdlError as error:
         return {"available": False, "reason": error.message}, []
     try:
@@ -95,7 +95,7 @@ def _database(settings: Settings, catalog: _CatalogFacts) -> tuple[dict[str, Any
         failures = reader.current_failures(RECENT_FAILURES, catalog.names)
         document = {
             "available": True,
-            "path": str(settings.db_path),
+            "path": settings.database_display,
             "running_session": running_doc,
             "last_session": latest.to_dict() if latest is not None else None,
             "interrupted_sessions": sorted(reader.interrupted_session_ids()),

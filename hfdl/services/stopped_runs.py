@@ -60,14 +60,14 @@ class StoppedRun:
 def running_sessions(settings: Settings) -> dict[int, SessionRow]:
     """The sessions recorded ``running`` whose run is alive, by id (read-only; ``{}`` when
     there is no database). Usually at most one: runs take the run lock."""
-    if not settings.db_path.exists():
+    if not settings.database_exists():
         return {}
     from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.errors import HfdlError
     from hfdl.store.reader import StateReader
 
     try:
-        reader = StateReader(settings.db_path, run_lock=settings.state_directory / LOCK_FILE_NAME)
+        reader = StateReader(settings.database, run_lock=settings.state_directory / LOCK_FILE_NAME)
     except HfdlError:
         return {}
     try:
@@ -93,7 +93,7 @@ def stopped_runs(
     stopped = []
     reader = None
     if by_service:
-        reader = StateReader(settings.db_path, run_lock=settings.state_directory / LOCK_FILE_NAME)
+        reader = StateReader(settings.database, run_lock=settings.state_directory / LOCK_FILE_NAME)
     try:
         for service in services:
             before = by_service.get(service)

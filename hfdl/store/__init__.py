@@ -1,10 +1,11 @@
-"""hfdl's SQLite state database.
+"""hfdl's state database: a SQLite file, or PostgreSQL for a fleet sharing one.
 
 ``from hfdl.store import Store`` opens it. The row types (``ModelRow``, ``SessionRow``,
 ``AttemptRow``, ``ScheduleRow``, ``FileRecord``, ``SyncReport``) live in
 :mod:`hfdl.store.rows`, which does not import SQLAlchemy; ``Store`` is loaded on first use,
 so importing this package for the row types alone stays cheap. The reports read through
-:class:`hfdl.store.reader.StateReader` (plain ``sqlite3``, read-only) instead of ``Store``.
+:class:`hfdl.store.reader.StateReader` (plain ``sqlite3`` or psycopg, read-only) instead of
+``Store``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Opening the SQLite state database: file creation, pragmas, migrations, transactions.
+"""Opening the state database (SQLite or PostgreSQL): files, pragmas, migrations, transactions.
 
 :class:`Database` is the base of :class:`hfdl.store.Store`; it owns one SQLAlchemy engine
 and hands out read and write transactions.
@@ -22,19 +22,19 @@ import os
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
-from sqlalchemy import create_engine, event, exc, func, select
-from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy import Table, create_engine, event, exc
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from hfdl.database_url import DatabaseTarget, database_target
 from hfdl.errors import HfdlError, StoreError
-from hfdl.store import migrations as migrations_module
+from hfdl.store import migrate, schema
 from hfdl.store.db_errors import store_error
-from hfdl.store.migrations import Migration
-from hfdl.store.tables import schema_version, utc_now
 
 # How long a statement waits for another process's write lock; see busy_timeout_ms().
 BUSY_TIMEOUT_ENV = "HFDL_DB_BUSY_TIMEOUT"
@@ -69,57 +69,83 @@ _BEGIN_OPTION = "hfdl_begin"
 
 
 class Database:
-    """An open state database: the engine, the schema version and transaction helpers.
+    """An open state database: the engine, the schema revision and transaction helpers.
 
     Args:
-        db_path: the SQLite file. Missing parent directories are created (mode 0700) and a
-            missing file is created with mode 0600 before SQLite opens it, so the database
-            is never readable by other users, not even for an instant.
-        read_only: open an existing file for reading only (``hfdl run --dry-run``): nothing
-            is created, migrated or written, not even SQLite's ``-wal``/``-shm`` files (see
-            :func:`read_only_uri`); a write raises ``StoreError``.
+        where: the SQLite file (a ``Path``, a path string or a ``sqlite:///`` URL), or a
+            PostgreSQL database (a ``postgresql+psycopg://`` URL); see
+            :func:`hfdl.database_url.database_target`. SQLite: missing parent directories
+            are created (mode 0700) and a missing file is created with mode 0600 before
+            SQLite opens it, so the database is never readable by other users, not even for
+            an instant. PostgreSQL: the database must exist; an empty one is initialised.
+        read_only: open an existing database for reading only (``hfdl run --dry-run``):
+            nothing is created, migrated or written (on SQLite not even the ``-wal``/``-shm``
+            files, see :func:`read_only_uri`); a write raises ``StoreError``.
 
     Raises:
-        StoreError: the directory or file cannot be created, the file is not a readable
-            SQLite database (corrupt or foreign), WAL mode cannot be enabled, the schema is
-            newer than this hfdl knows, or a migration fails. The message names the path.
-            Read-only: the file is missing or its schema is not this hfdl's.
+        StoreError: the directory or file cannot be created, the database cannot be reached
+            or is not a readable hfdl database (corrupt or foreign), WAL mode cannot be
+            enabled, the schema is newer than this hfdl knows, or a migration fails. The
+            message names the database (a URL without its password). Read-only: the file is
+            missing or its schema is not this hfdl's.
+        DatabaseBusy: another process held a lock past the busy timeout.
     """
 
-    def __init__(self, db_path: Path, *, read_only: bool = False) -> None:
-        self.path = Path(db_path)
+    def __init__(self, where: Path | str | DatabaseTarget, *, read_only: bool = False) -> None:
+        self.target = database_target(where)
+        self.location = self.target.display
         self.read_only = read_only
         self._write_lock = threading.Lock()
-        if not read_only:
-            self._create_file()
+        if self.target.path is not None and not read_only:
+            self._create_file(self.target.path)
         self._engine = self._create_engine()
         try:
             if read_only:
-                self.schema_version = self._check_schema_version()
+                self.schema_revision = self._check_schema_revision()
             else:
-                self._enable_wal()
-                self.schema_version = self._migrate(migrations_module.MIGRATIONS)
+                if self.is_sqlite:
+                    self._enable_wal()
+                self.schema_revision = self._migrate()
         except BaseException:
             self._engine.dispose()
             raise
 
+    @property
+    def path(self) -> Path:
+        """The SQLite file.
+
+        Raises:
+            StoreError: the database is on a server, not in a file.
+        """
+        if self.target.path is None:
+            raise StoreError(f"the state database {self.location} is not a file")
+        return self.target.path
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is a SQLite file (else PostgreSQL)."""
+        return self.target.path is not None
+
     # -- opening -------------------------------------------------------------------------
 
-    def _create_file(self) -> None:
+    def _create_file(self, path: Path) -> None:
         try:
-            self.path.parent.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
+            path.parent.mkdir(mode=STATE_DIR_MODE, parents=True, exist_ok=True)
             # O_CREAT with 0600 before SQLite ever sees the path: SQLite would create the
             # file with the umask's mode (often 0644), and its -wal/-shm files copy the mode.
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, DB_FILE_MODE)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, DB_FILE_MODE)
             os.close(fd)
         except OSError as error:
-            raise store_error(self.path, "create", error) from None
+            raise store_error(self.location, "create", error) from None
 
     def _create_engine(self) -> Engine:
+        if self.target.path is None:
+            return self._create_server_engine()
+        path = self.target.path
         # URL.create takes the file name verbatim; a URL string would misparse '?' or '%'.
-        url = URL.create("sqlite+pysqlite", database=str(self.path))
+        url = URL.create("sqlite+pysqlite", database=str(path))
         if self.read_only:
-            uri = read_only_uri(self.path)
+            uri = read_only_uri(path)
             engine = create_engine(
                 url,
                 creator=lambda: sqlite3.connect(
@@ -151,6 +177,21 @@ class Database:
 
         return engine
 
+    def _create_server_engine(self) -> Engine:
+        """PostgreSQL: waits for another transaction's lock at most the busy timeout
+        (``lock_timeout``, then :class:`DatabaseBusy`), like SQLite's ``busy_timeout``."""
+        engine = create_engine(
+            make_url(str(self.target.url)),
+            pool_pre_ping=True,
+            connect_args={
+                "options": f"-c lock_timeout={BUSY_TIMEOUT_MS} -c timezone=UTC",
+                "connect_timeout": 30,
+            },
+        )
+        if self.read_only:
+            return engine.execution_options(postgresql_readonly=True)
+        return engine
+
     def _enable_wal(self) -> None:
         try:
             raw = self._engine.raw_connection()
@@ -163,69 +204,50 @@ class Database:
             finally:
                 raw.close()
         except (exc.SQLAlchemyError, sqlite3.Error) as error:
-            raise database_error(self.path, "open", error) from None
+            raise database_error(self.location, "open", error) from None
         mode = str(row[0]).lower() if row else "unknown"
         if mode != "wal":
             raise StoreError(
-                f"cannot enable WAL journal mode on the state database {self.path}"
+                f"cannot enable WAL journal mode on the state database {self.location}"
                 f" (SQLite reports {mode!r})",
                 hint="keep the state database on a local file system",
             )
 
-    def _check_schema_version(self) -> int:
-        """The schema version of a database opened read-only, which cannot be migrated."""
-        latest = migrations_module.LATEST_VERSION
+    def _check_schema_revision(self) -> str:
+        """The schema revision of a database opened read-only, which cannot be migrated."""
         with self._read("open") as connection:
-            current = connection.scalar(select(func.max(schema_version.c.version))) or 0
-        if current != latest:
+            state = migrate.schema_state(connection)
+        current = state.revision
+        if not state.up_to_date:
             raise StoreError(
-                f"the state database {self.path} has schema version {current} and this hfdl"
-                f" reads version {latest}; a read-only look cannot migrate it",
+                f"the state database {self.location} has schema revision {current} and this"
+                f" hfdl reads revision {schema.HEAD_REVISION}; a read-only look cannot migrate it",
                 hint="run hfdl once without --dry-run to migrate it, or use a matching hfdl",
             )
-        return int(current)
+        return schema.HEAD_REVISION
 
-    def _migrate(self, migrations: Sequence[Migration]) -> int:
-        """Bring the schema up to date; return the resulting version."""
-        latest = max((migration.version for migration in migrations), default=0)
-        if self._current_version() == latest:
-            # Up to date (the usual case): no write lock is needed, so opening the database
-            # never waits for another process that is writing it.
-            return latest
-        try:
-            with self._write("migrate") as connection:
-                schema_version.create(connection, checkfirst=True)
-                current = connection.scalar(select(func.max(schema_version.c.version))) or 0
-                if current > latest:
-                    raise StoreError(
-                        f"the state database {self.path} has schema version {current},"
-                        f" newer than this hfdl understands ({latest})",
-                        hint="upgrade hfdl, or point it at another state database",
-                    )
-                for migration in sorted(migrations, key=lambda item: item.version):
-                    if migration.version <= current:
-                        continue
-                    migration.apply(connection)
-                    connection.execute(
-                        schema_version.insert().values(
-                            version=migration.version,
-                            description=migration.description,
-                            applied_at=utc_now(),
-                        )
-                    )
-                    current = migration.version
-                return current
-        except exc.SQLAlchemyError as error:
-            raise database_error(self.path, "migrate", error) from None
-
-    def _current_version(self) -> int | None:
-        """The schema version, read without a write lock; ``None`` when it cannot be read
-        (a new file, or an error the migration's write transaction will report)."""
+    def _migrate(self) -> str:
+        """Bring the schema up to date; return the resulting revision."""
         try:
             with self._engine.connect() as connection:
-                return connection.scalar(select(func.max(schema_version.c.version)))
-        except exc.DBAPIError:
-            return None
+                state = migrate.schema_state(connection)
+        except exc.DBAPIError as error:
+            if not self.is_sqlite:
+                raise database_error(self.location, "open", error) from None
+            # A new file, or an error the migration's write transaction will report.
+            state = migrate.SchemaState(None, legacy=False)
+        if state.up_to_date:
+            # Up to date (the usual case): no write lock is needed, so opening the database
+            # never waits for another process that is writing it.
+            return schema.HEAD_REVISION
+        if migrate.is_newer(state.revision):
+            raise migrate.newer_schema_error(self.location, state.revision)
+        try:
+            with self._write("migrate") as connection:
+                migrate.take_migration_lock(connection)
+                return migrate.upgrade(connection, self.location)
+        except exc.SQLAlchemyError as error:
+            raise database_error(self.location, "migrate", error) from None
 
     # -- transactions --------------------------------------------------------------------
 
@@ -241,7 +263,7 @@ class Database:
         except exc.IntegrityError:
             raise
         except exc.DBAPIError as error:
-            raise database_error(self.path, action, error) from None
+            raise database_error(self.location, action, error) from None
 
     @contextmanager
     def _read(self, action: str = "read") -> Iterator[Connection]:
@@ -250,11 +272,15 @@ class Database:
         ``action`` names the operation in error messages ("cannot read the state database").
         """
         with self._translate_errors(action), self._engine.connect() as connection:
+            if not self.is_sqlite:
+                # READ COMMITTED takes a snapshot per statement; one for all of them.
+                connection.execution_options(isolation_level="REPEATABLE READ")
             yield connection
 
     @contextmanager
     def _write(self, action: str = "write") -> Iterator[Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction, committed at exit (rolled back on error).
+        """A write transaction, committed at exit (rolled back on error): ``BEGIN IMMEDIATE``
+        on SQLite; on PostgreSQL a ``READ COMMITTED`` one (row locks order the writers).
 
         ``action`` names the operation in error messages ("cannot write the state database").
         """
@@ -266,6 +292,13 @@ class Database:
             connection.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"})
             with connection.begin():
                 yield connection
+
+    def _upsert(self, table: Table) -> Any:
+        """An INSERT into ``table`` of this backend's dialect, which offers
+        ``on_conflict_do_update`` (SQLite's and PostgreSQL's take the same arguments)."""
+        if self.is_sqlite:
+            return sqlite.insert(table)
+        return postgresql.insert(table)
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -296,11 +329,11 @@ def read_only_uri(path: Path) -> str:
     return f"file:{quoted}?mode=ro&immutable=1"
 
 
-def database_error(path: Path, action: str, error: BaseException) -> HfdlError:
+def database_error(location: str, action: str, error: BaseException) -> HfdlError:
     """The error to raise for a failed database operation.
 
     Args:
-        path: the database file.
+        location: the database as messages name it (a path, or a URL without password).
         action: the verb for the message ("read", "write", "open", "migrate").
         error: the underlying exception.
 
@@ -308,4 +341,4 @@ def database_error(path: Path, action: str, error: BaseException) -> HfdlError:
         :class:`DatabaseBusy` (exit 75, temporary) when another process held the lock past
         the busy timeout, else the ``StoreError`` of :func:`hfdl.store.db_errors.store_error`.
     """
-    return store_error(path, action, error, busy_timeout_seconds=BUSY_TIMEOUT_MS / 1000)
+    return store_error(location, action, error, busy_timeout_seconds=BUSY_TIMEOUT_MS / 1000)

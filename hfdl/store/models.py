@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, bindparam, delete, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 
 from hfdl.errors import ModelNotFound
@@ -294,7 +293,7 @@ class ModelsMixin(Database):
             verified_at=utc_now(),
         )
         values = {field: getattr(record, field) for field in FileRecord.__dataclass_fields__}
-        statement = sqlite_insert(files).values(values)
+        statement = self._upsert(files).values(values)
         statement = statement.on_conflict_do_update(
             index_elements=[files.c.model_name, files.c.commit_sha, files.c.path],
             set_={

@@ -1,4 +1,5 @@
-"""Read-only access to the state database with the standard library's ``sqlite3``.
+"""Read-only access to the state database: SQLite with the standard library's ``sqlite3``,
+PostgreSQL with psycopg directly.
 
 ``hfdl status`` and ``hfdl models list`` only read, and must answer in a fraction of a second
 (issue #5: ≤ 0.4 s in all). Importing SQLAlchemy alone costs ~0.15-0.24 s on a small machine,
@@ -7,7 +8,8 @@ SQL on one connection, rows turned into the same frozen records (:mod:`hfdl.stor
 Everything that writes, and the reads that writers need, stay in :class:`~hfdl.store.Store`.
 
 A reader never creates, migrates or writes the database. It sees one consistent snapshot (all
-its queries run in one read transaction, which WAL lets a running download write beside). A
+its queries run in one read transaction, which WAL lets a running download write beside; on
+PostgreSQL a ``REPEATABLE READ READ ONLY`` one). The SQL is written to run on both. A
 database whose schema is older than this hfdl is migrated first by opening a ``Store`` (the
 only case that imports SQLAlchemy); a newer or foreign one raises the same ``StoreError`` as
 ``Store`` would.
@@ -25,16 +27,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import socket
-import sqlite3
-import urllib.parse
-from collections.abc import Callable, Collection, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Self
 
-from hfdl.store.db_errors import store_error
+from hfdl.database_url import DatabaseTarget, database_target
+from hfdl.store import schema
 from hfdl.store.liveness import process_gone, run_lock_held
-from hfdl.store.migrations import LATEST_VERSION
 from hfdl.store.rows import (
     MODEL_STATUSES,
     AttemptRow,
@@ -44,8 +44,8 @@ from hfdl.store.rows import (
     external_name,
     stored_timestamp,
 )
+from hfdl.store.snapshot import Snapshot
 
-BUSY_TIMEOUT_SECONDS = 5.0
 # Every model whose status is "downloading" (see StateReader._pending_again).
 _ALL_DOWNLOADING = None
 
@@ -94,7 +94,8 @@ class StateReader:
     Sessions recorded ``running`` whose run is gone read as ``interrupted`` (see the module).
 
     Args:
-        db_path: an existing state database file; it is never created.
+        where: an existing state database file (it is never created), or a PostgreSQL URL
+            (see :func:`hfdl.database_url.database_target`).
         run_lock: the run lock file (``<state_directory>/run.lock``), probed to tell whether a
             run is working; ``None``: decide from the recorded process alone.
         host: this machine's name (default ``socket.gethostname()``); sessions of other hosts
@@ -106,10 +107,14 @@ class StateReader:
     """
 
     def __init__(
-        self, db_path: Path, *, run_lock: Path | None = None, host: str | None = None
+        self,
+        where: Path | str | DatabaseTarget,
+        *,
+        run_lock: Path | None = None,
+        host: str | None = None,
     ) -> None:
-        self.path = Path(db_path)
-        self._connection: sqlite3.Connection | None = None
+        self.target = database_target(where)
+        self._snapshot = Snapshot(self.target)
         self._run_lock = run_lock
         self._host = host or socket.gethostname()
         # Probed before the snapshot starts and again after (see interrupted_session_ids).
@@ -118,47 +123,25 @@ class StateReader:
         try:
             with self._translate_errors("open"):
                 version = self._schema_version()
-            if version != LATEST_VERSION:
+            if version != schema.HEAD_REVISION:
                 self.close()
-                _settle_schema(self.path)
+                _settle_schema(self.target)
                 with self._translate_errors("open"):
                     self._schema_version()
         except BaseException:
             self.close()
             raise
 
-    def _schema_version(self) -> int | None:
-        """Connect, start the snapshot and return the schema version (``None`` if unknown)."""
-        # mode=rw: open an existing file for reading and writing (WAL readers need the -shm
-        # file) but never create one; isolation_level=None: transactions are explicit.
-        uri = f"file:{urllib.parse.quote(str(self.path))}?mode=rw"
-        connection = sqlite3.connect(
-            uri, uri=True, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None
-        )
-        self._connection = connection
-        connection.execute("BEGIN")
-        try:
-            row = connection.execute("SELECT max(version) FROM schema_version").fetchone()
-        except sqlite3.OperationalError as error:
-            if "no such table" in str(error):
-                return None
-            raise
-        return None if row is None else row[0]
+    def _schema_version(self) -> str | None:
+        """Open a new snapshot; return the database's schema revision (``None`` if unknown)."""
+        self._snapshot = Snapshot(self.target)
+        return self._snapshot.open()
 
-    @contextmanager
-    def _translate_errors(self, action: str) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise store_error(
-                self.path, action, error, busy_timeout_seconds=BUSY_TIMEOUT_SECONDS
-            ) from None
+    def _translate_errors(self, action: str) -> AbstractContextManager[None]:
+        return self._snapshot.translate_errors(action)
 
     def _rows(self, sql: str, parameters: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if self._connection is None:
-            raise RuntimeError("the StateReader is closed")
-        with self._translate_errors("read"):
-            return self._connection.execute(sql, parameters).fetchall()
+        return self._snapshot.rows(sql, parameters)
 
     # -- liveness of recorded runs ----------------------------------------------------------
 
@@ -218,6 +201,8 @@ class StateReader:
         interrupted = self.interrupted_session_ids()
         if all(session_id in interrupted for (session_id,) in live):
             return _ALL_DOWNLOADING
+        if not interrupted:
+            return frozenset()
         placeholders = ", ".join("?" * len(interrupted))
         rows = self._rows(
             "SELECT DISTINCT model_name FROM attempts WHERE status = 'running'"
@@ -289,7 +274,7 @@ class StateReader:
         rows = self._rows(
             f"SELECT {_ATTEMPTS.columns} FROM attempts JOIN models"
             " ON models.name = attempts.model_name"
-            " WHERE models.status = 'failed' AND models.removed = 0 AND attempts.id ="
+            " WHERE models.status = 'failed' AND models.removed = FALSE AND attempts.id ="
             " (SELECT max(latest.id) FROM attempts AS latest"
             "  WHERE latest.model_name = models.name AND latest.status = 'failed')"
             " ORDER BY attempts.id DESC"
@@ -312,12 +297,12 @@ class StateReader:
             present, zero when no model has it. A model whose run is gone counts as pending.
         """
         counts = dict.fromkeys(MODEL_STATUSES, 0)
-        sql = "SELECT status, count(*) FROM models WHERE removed = 0 GROUP BY status"
+        sql = "SELECT status, count(*) FROM models WHERE removed = FALSE GROUP BY status"
         counts.update(dict(self._rows(sql)))
         if counts["downloading"]:
             pending_again = self._pending_again()
             downloading = self._rows(
-                "SELECT name FROM models WHERE removed = 0 AND status = 'downloading'"
+                "SELECT name FROM models WHERE removed = FALSE AND status = 'downloading'"
             )
             moved = sum(
                 1
@@ -330,7 +315,7 @@ class StateReader:
 
     def bytes_on_disk(self) -> int:
         """Total size on disk of the catalog's models (removed ones not counted)."""
-        sql = "SELECT coalesce(sum(bytes_on_disk), 0) FROM models WHERE removed = 0"
+        sql = "SELECT coalesce(sum(bytes_on_disk), 0) FROM models WHERE removed = FALSE"
         ((total,),) = self._rows(sql)
         return int(total)
 
@@ -375,9 +360,7 @@ class StateReader:
 
     def close(self) -> None:
         """End the snapshot and close the connection. The object must not be used afterwards."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        self._snapshot.close()
 
     def __enter__(self) -> Self:
         return self
@@ -386,8 +369,8 @@ class StateReader:
         self.close()
 
 
-def _settle_schema(db_path: Path) -> None:
+def _settle_schema(target: DatabaseTarget) -> None:
     """Bring an older schema up to date, or raise ``Store``'s error for a newer/foreign one."""
     from hfdl.store.store import Store
 
-    Store(db_path).close()
+    Store(target).close()

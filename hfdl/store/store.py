@@ -1,4 +1,4 @@
-"""The :class:`Store`: hfdl's SQLite state database."""
+"""The :class:`Store`: hfdl's state database (SQLite, or PostgreSQL for fleets)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,11 @@ from hfdl.store.sessions import SessionsMixin
 class Store(ModelsMixin, SessionsMixin, SchedulesMixin):
     """hfdl's state: models' download state, sessions, attempts, files and schedules.
 
-    ``Store(db_path)`` opens (or creates, mode 0600) the SQLite file, enables WAL, sets a
-    5 s busy timeout and foreign keys, and applies pending schema migrations; see
-    :class:`hfdl.store.db.Database` for the errors it raises. One instance may be shared by
+    ``Store(db_path)`` opens (or creates, mode 0600) the SQLite file, enables WAL, sets the
+    busy timeout and foreign keys, and applies pending schema migrations (Alembic,
+    :mod:`hfdl.store.migrate`); ``Store(url)`` does the same on a PostgreSQL database
+    (``postgresql+psycopg://...``). See :class:`hfdl.store.db.Database` for the errors it
+    raises. One instance may be shared by
     several threads. Use it as a context manager, or call :meth:`close`.
 
     The store never holds a Hub token: nothing here takes one.

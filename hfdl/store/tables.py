@@ -1,15 +1,16 @@
 """SQLAlchemy Core descriptions of the state database's tables (the latest schema).
 
-The tables are *created* by the migrations in :mod:`hfdl.store.migrations`, never by
-``metadata.create_all``: a migration is frozen once released, while these definitions always
-describe the newest schema. ``tests/e2e/test_store.py`` checks that the two agree.
+The tables are *created* by the Alembic revisions in :mod:`hfdl.store.schema`, never by
+``metadata.create_all``: a revision is frozen once released, while these definitions always
+describe the newest schema. ``tests/e2e/test_schema.py`` checks that the two agree. The same
+statements run on SQLite and PostgreSQL (SQLAlchemy Core; no dialect-specific SQL).
 
 Storage conventions:
 
 * timestamps are TEXT in UTC, ``'2026-11-29T01:02:03.000000Z'`` (fixed width, so text order
   is time order); Python sees timezone-aware ``datetime`` objects (:class:`UtcDateTime`).
 * lists of strings (tags, glob patterns) are JSON TEXT; Python sees tuples (:class:`JsonTuple`).
-* booleans are INTEGER 0/1.
+* booleans are INTEGER 0/1 on SQLite, BOOLEAN on PostgreSQL; byte counts BIGINT there.
 """
 
 from __future__ import annotations
@@ -81,14 +82,6 @@ class JsonTuple(TypeDecorator[tuple[str, ...]]):
 
 
 metadata = MetaData()
-
-schema_version = Table(
-    "schema_version",
-    metadata,
-    Column("version", Integer, primary_key=True),
-    Column("description", Text, nullable=False),
-    Column("applied_at", UtcDateTime, nullable=False),
-)
 
 models = Table(
     "models",

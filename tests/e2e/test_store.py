@@ -1,4 +1,6 @@
-"""Tests of the SQLite state database (hfdl.store), on real files in tmp_path."""
+"""Tests of the state database (hfdl.store): real SQLite files in tmp_path, and (the tests
+taking ``store``) also a real PostgreSQL database (tests/postgres.py). The schema and its
+migrations are tested in test_schema.py."""
 
 from __future__ import annotations
 
@@ -28,16 +30,12 @@ from hfdl.errors import (
 )
 from hfdl.schedule import Schedule, parse_schedule
 from hfdl.store import Store
-from hfdl.store import migrations as migrations_module
 from hfdl.store.db import BUSY_TIMEOUT_MS
-from hfdl.store.liveness import process_start
-from hfdl.store.migrations import Migration, run_statements
 from hfdl.store.reader import StateReader
-from hfdl.store.tables import metadata as table_metadata
+from tests.postgres import PASSWORD, PostgresServer, run_sql
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 HOST = socket.gethostname()
-LATEST = migrations_module.LATEST_VERSION
 
 
 def make_catalog(entries: list[dict[str, Any]], path: Path = Path("models.json")) -> Catalog:
@@ -54,8 +52,9 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store(db_path) as opened:
+def store(database_url: str) -> Iterator[Store]:
+    """A new store on each backend (the ``backend`` parameter): SQLite, then PostgreSQL."""
+    with Store(database_url) as opened:
         yield opened
 
 
@@ -75,7 +74,7 @@ def synced(store: Store) -> Store:
 
 def report(store: Store, query: str, *arguments: Any) -> Any:
     """Ask a fresh StateReader (the reports' read path) of the store's file."""
-    with StateReader(store.path) as reader:
+    with StateReader(store.target) as reader:
         return getattr(reader, query)(*arguments)
 
 
@@ -102,83 +101,14 @@ def test_new_database_file_is_private_even_with_a_permissive_umask(db_path: Path
     assert db_path.parent.is_dir()
 
 
-def test_connection_settings(store: Store, db_path: Path) -> None:
+def test_connection_settings(db_path: Path) -> None:
+    store = Store(db_path)
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with store._read() as connection:
         assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT_MS
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-
-
-def test_schema_matches_the_table_definitions(store: Store, db_path: Path) -> None:
-    assert store.schema_version == migrations_module.MIGRATIONS[-1].version
-    with sqlite3.connect(db_path) as raw:
-        versions = [row[0] for row in raw.execute("SELECT version FROM schema_version")]
-        assert versions == [migration.version for migration in migrations_module.MIGRATIONS]
-        for table in table_metadata.sorted_tables:
-            columns = [row[1] for row in raw.execute(f"PRAGMA table_info({table.name})")]
-            assert columns == [column.name for column in table.columns], table.name
-            assert not [column for column in columns if "token" in column]
-
-
-def test_migration_upgrades_an_existing_database_and_keeps_rows(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    with Store(db_path) as store:
-        assert store.schema_version == LATEST
-        store.sync_catalog(make_catalog([entry("org/a"), entry("org/b")]))
-        store.set_model_status("org/a", "completed", commit_sha="a" * 40)
-
-    def add_notes(connection: Any) -> None:
-        run_statements(
-            connection, "ALTER TABLE models ADD COLUMN note TEXT; UPDATE models SET note = 'v2'"
-        )
-
-    monkeypatch.setattr(
-        migrations_module,
-        "MIGRATIONS",
-        [*migrations_module.MIGRATIONS, Migration(LATEST + 1, "add notes", add_notes)],
-    )
-    with Store(db_path) as store:
-        assert store.schema_version == LATEST + 1
-        model = store.get_model("org/a")
-        assert model is not None
-        assert model.status == "completed"
-        assert model.commit_sha == "a" * 40
-        assert [row.name for row in store.list_models()] == ["org/a", "org/b"]
-    with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT DISTINCT note FROM models").fetchall() == [("v2",)]
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST + 1,)
-
-
-def test_failed_migration_applies_nothing(db_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    Store(db_path).close()
-
-    def half_done(connection: Any) -> None:
-        connection.exec_driver_sql("CREATE TABLE extra (x INTEGER)")
-        connection.exec_driver_sql("INSERT INTO no_such_table VALUES (1)")
-
-    monkeypatch.setattr(
-        migrations_module,
-        "MIGRATIONS",
-        [*migrations_module.MIGRATIONS, Migration(LATEST + 1, "broken", half_done)],
-    )
-    with pytest.raises(StoreError, match="migrate"):
-        Store(db_path)
-    with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (LATEST,)
-        tables = {row[0] for row in raw.execute("SELECT name FROM sqlite_master")}
-        assert "extra" not in tables
-
-
-def test_database_newer_than_this_hfdl_is_refused(db_path: Path) -> None:
-    Store(db_path).close()
-    with sqlite3.connect(db_path) as raw:
-        raw.execute(
-            "INSERT INTO schema_version VALUES (99, 'future', '2030-01-01T00:00:00.000000Z')"
-        )
-    with pytest.raises(StoreError, match="schema version 99"):
-        Store(db_path)
+    store.close()
 
 
 def test_corrupt_database_raises_store_error_naming_the_file(db_path: Path) -> None:
@@ -453,7 +383,7 @@ def daily(name: str, time: str, **fields: Any) -> Schedule:
     )
 
 
-def test_schedule_crud(store: Store, db_path: Path) -> None:
+def test_schedule_crud(store: Store) -> None:
     nightly = store.create_schedule(daily("nightly", "3:30", tags=["nlp"]))
     assert (nightly.time, nightly.day, nightly.tags, nightly.enabled, nightly.active) == (
         "03:30",
@@ -467,11 +397,10 @@ def test_schedule_crud(store: Store, db_path: Path) -> None:
     )
     assert (weekly.day, weekly.concurrent_downloads) == ("Sat", 4)
     # The concurrency keeps its column's name in the database and its key in JSON.
-    with sqlite3.connect(db_path) as connection:
-        stored = connection.execute(
-            "SELECT max_concurrent_downloads FROM schedules WHERE name = 'weekend'"
-        ).fetchone()
-    assert stored == (4,)
+    stored = run_sql(
+        store.target, "SELECT max_concurrent_downloads FROM schedules WHERE name = 'weekend'"
+    )
+    assert stored == [(4,)]
     assert weekly.to_dict()["max_concurrent_downloads"] == 4
     assert [row.name for row in store.list_schedules()] == ["nightly", "weekend"]
     assert store.get_schedule(nightly.id) == nightly
@@ -528,18 +457,20 @@ def test_schedule_crud(store: Store, db_path: Path) -> None:
     ],
 )
 def test_invalid_schedules_never_reach_the_store(
-    store: Store, arguments: dict[str, Any], fragment: str
+    db_path: Path, arguments: dict[str, Any], fragment: str
 ) -> None:
-    # The store takes only Schedule values, and there is no invalid one to give it.
-    with pytest.raises(InvalidSchedule, match=fragment):
-        store.create_schedule(daily(**{"name": "x", "time": "03:00"} | arguments))
-    assert store.list_schedules() == []
+    # The store takes only Schedule values, and there is no invalid one to give it (whatever
+    # the backend: this runs on SQLite only).
+    with Store(db_path) as store:
+        with pytest.raises(InvalidSchedule, match=fragment):
+            store.create_schedule(daily(**{"name": "x", "time": "03:00"} | arguments))
+        assert store.list_schedules() == []
 
 
 # -- scale and import cost -------------------------------------------------------------------
 
 
-def test_sync_of_10000_models(store: Store, db_path: Path) -> None:
+def test_sync_of_10000_models(store: Store) -> None:
     entries = [
         entry(f"org{index // 1000}/model-{index}", tags=["bulk"], size_estimate="1GB")
         for index in range(10_000)
@@ -563,15 +494,15 @@ def test_sync_of_10000_models(store: Store, db_path: Path) -> None:
     report = store.sync_catalog(make_catalog(entries))
     third_sync = time.perf_counter() - started
     assert len(report.unchanged) == 9_950
-    with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT count(*) FROM models").fetchone() == (10_000,)
-        assert raw.execute("SELECT count(*) FROM models WHERE removed").fetchone() == (50,)
-        assert raw.execute("SELECT count(*) FROM models WHERE priority = 'low'").fetchone() == (
-            100,
-        )
+    counts = run_sql(
+        store.target,
+        "SELECT count(*), sum(CASE WHEN removed THEN 1 ELSE 0 END),"
+        " sum(CASE WHEN priority = 'low' THEN 1 ELSE 0 END) FROM models",
+    )
+    assert counts == [(10_000, 50, 100)]
     print(
-        f"\n10k sync: insert {first_sync:.3f}s, 100 updated + 50 removed {second_sync:.3f}s,"
-        f" no change {third_sync:.3f}s"
+        f"\n10k sync ({store.target.dialect}): insert {first_sync:.3f}s,"
+        f" 100 updated + 50 removed {second_sync:.3f}s, no change {third_sync:.3f}s"
     )
 
 
@@ -586,39 +517,51 @@ def test_row_types_import_without_sqlalchemy() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_version_1_database_upgrades_with_its_running_session(
-    db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A database from before sessions.process_start: upgraded, rows kept, NULL start."""
-    with monkeypatch.context() as patched:
-        patched.setattr(migrations_module, "MIGRATIONS", migrations_module.MIGRATIONS[:1])
-        with Store(db_path) as store:
-            assert store.schema_version == 1
-            store.sync_catalog(make_catalog([entry("org/a")]))
-    with sqlite3.connect(db_path) as raw:
-        raw.execute(
-            "INSERT INTO sessions (trigger, started_at, status, host, pid)"
-            " VALUES ('manual', '2026-12-01T00:00:00.000000Z', 'running', ?, ?)",
-            (HOST, dead_pid()),
-        )
-        assert "process_start" not in [row[1] for row in raw.execute("PRAGMA table_info(sessions)")]
-
-    with Store(db_path) as store:
-        assert store.schema_version == LATEST
-        session = store.get_session(1)
-        assert session is not None and session.status == "running"
-        assert store.recover_interrupted() == [1]
-        new = store.start_session("manual", None, HOST, os.getpid(), None)
-    with sqlite3.connect(db_path) as raw:
-        starts = raw.execute("SELECT id, process_start FROM sessions ORDER BY id").fetchall()
-    assert starts == [(1, None), (new, process_start(os.getpid()))]
-    assert starts[1][1] is not None
-
-
 def test_recover_interrupted_sees_through_a_reused_pid(synced: Store) -> None:
     """This process's pid, recorded by an earlier process (another start time): recovered."""
     session = synced.start_session("manual", None, HOST, os.getpid(), None)
     assert synced.recover_interrupted() == []  # the recorded process is this one: alive
-    with sqlite3.connect(synced.path) as raw:
-        raw.execute("UPDATE sessions SET process_start = 'another-boot/1' WHERE id = ?", (session,))
+    run_sql(
+        synced.target,
+        "UPDATE sessions SET process_start = 'another-boot/1' WHERE id = :id",
+        id=session,
+    )
     assert synced.recover_interrupted() == [session]
+
+
+# -- PostgreSQL specifics ------------------------------------------------------------------
+
+
+def test_a_lock_held_past_the_timeout_on_postgresql_is_busy_not_damage(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another host holding a table lock: lock_timeout ends the wait, DatabaseBusy (exit 75)."""
+    import psycopg
+
+    from hfdl.database_url import database_target
+    from hfdl.errors import DatabaseBusy
+    from hfdl.store import db as db_module
+
+    monkeypatch.setattr(db_module, "BUSY_TIMEOUT_MS", 300)
+    with Store(postgres_url) as store:
+        with psycopg.connect(database_target(postgres_url).libpq_url()) as other:
+            other.execute("LOCK TABLE models IN ACCESS EXCLUSIVE MODE")
+            started = time.monotonic()
+            with pytest.raises(DatabaseBusy, match="busy") as caught:
+                store.sync_catalog(make_catalog([entry("org/a")]))
+            assert time.monotonic() - started < 10
+            assert caught.value.exit_code == 75
+            other.rollback()
+        assert store.sync_catalog(make_catalog([entry("org/a")])).added == ("org/a",)
+
+
+def test_an_unreachable_server_is_a_store_error_without_the_password(
+    postgres: PostgresServer,
+) -> None:
+    url = postgres.url("no_such_database", password=PASSWORD)
+    with pytest.raises(StoreError) as caught:
+        Store(url)
+    message = f"{caught.value} {caught.value.hint}"
+    assert "no_such_database" in message and ":***@" in message
+    assert PASSWORD not in message
+    assert caught.value.exit_code == 73

@@ -1,4 +1,5 @@
-"""Tests of the reports' read path (hfdl.store.reader.StateReader), on real SQLite files.
+"""Tests of the reports' read path (hfdl.store.reader.StateReader), on real SQLite files and
+(the tests taking ``database_url``) a real PostgreSQL database too.
 
 The reader repeats a few of the Store's reads in plain SQL so that `hfdl status` and `hfdl
 models list` need not import SQLAlchemy; these tests hold the two to the same answers on the
@@ -25,10 +26,11 @@ from hfdl.errors import StoreError
 from hfdl.schedule import Schedule, parse_schedule
 from hfdl.store import Store
 from hfdl.store.liveness import process_start, run_lock_held
-from hfdl.store.migrations import LATEST_VERSION
 from hfdl.store.reader import StateReader
 from hfdl.store.rows import AttemptRow, ScheduleRow, SessionRow, external_name
+from hfdl.store.schema import HEAD_REVISION
 from hfdl.store.tables import metadata as table_metadata
+from tests.postgres import PASSWORD, PostgresServer, run_sql
 
 HOST = socket.gethostname()
 
@@ -86,8 +88,8 @@ def _populate(store: Store) -> dict[str, Any]:
     return {"finished": finished, "running": running, "attempts": [failed, done, in_progress]}
 
 
-def test_reader_answers_what_the_store_holds(db_path: Path) -> None:
-    with Store(db_path) as store:
+def test_reader_answers_what_the_store_holds(database_url: str) -> None:
+    with Store(database_url) as store:
         ids = _populate(store)
         models = store.list_models()
         all_models = store.list_models(include_removed=True)
@@ -96,7 +98,7 @@ def test_reader_answers_what_the_store_holds(db_path: Path) -> None:
         failures = store.attempts_for_model("org/b")
         schedules = store.list_schedules()
 
-    with StateReader(db_path) as reader:
+    with StateReader(database_url) as reader:
         assert reader.running_session() == sessions["running"]
         assert reader.latest_session() == sessions["running"]
         finished_attempts = reader.attempts_for_session(ids["finished"])
@@ -121,10 +123,10 @@ def test_reader_answers_what_the_store_holds(db_path: Path) -> None:
         }
 
 
-def test_records_convert_every_column_type(db_path: Path) -> None:
-    with Store(db_path) as store:
+def test_records_convert_every_column_type(database_url: str) -> None:
+    with Store(database_url) as store:
         ids = _populate(store)
-    with StateReader(db_path) as reader:
+    with StateReader(database_url) as reader:
         (schedule, _) = reader.list_schedules()[::-1]
         session = reader.running_session()
         (attempt,) = reader.attempts_for_session(ids["running"])
@@ -147,14 +149,14 @@ def test_reader_sql_matches_the_schema() -> None:
         assert {external_name(field) for field in dataclasses.fields(record)} <= columns
 
 
-def test_one_snapshot_for_the_reader_lifetime(db_path: Path) -> None:
-    with Store(db_path) as store:
+def test_one_snapshot_for_the_reader_lifetime(database_url: str) -> None:
+    with Store(database_url) as store:
         _populate(store)
-        with StateReader(db_path) as reader:
+        with StateReader(database_url) as reader:
             before = reader.latest_session()
             newer = store.start_session("manual", None, HOST, os.getpid(), None)
             assert reader.latest_session() == before  # the write is not in its snapshot
-        with StateReader(db_path) as fresh:
+        with StateReader(database_url) as fresh:
             latest = fresh.latest_session()
             assert latest is not None and latest.id == newer
 
@@ -174,14 +176,11 @@ def test_corrupt_database_raises_store_error_naming_the_file(db_path: Path) -> N
     assert caught.value.hint
 
 
-def test_newer_schema_is_refused_like_the_store_does(db_path: Path) -> None:
-    Store(db_path).close()
-    with sqlite3.connect(db_path) as raw:
-        raw.execute(
-            "INSERT INTO schema_version VALUES (99, 'future', '2030-01-01T00:00:00.000000Z')"
-        )
-    with pytest.raises(StoreError, match="schema version 99"):
-        StateReader(db_path)
+def test_newer_schema_is_refused_like_the_store_does(database_url: str) -> None:
+    Store(database_url).close()
+    run_sql(database_url, "UPDATE alembic_version SET version_num = 'f00d'")
+    with pytest.raises(StoreError, match="schema revision f00d, newer than this hfdl"):
+        StateReader(database_url)
 
 
 def test_database_without_schema_is_migrated_first(db_path: Path) -> None:
@@ -191,9 +190,26 @@ def test_database_without_schema_is_migrated_first(db_path: Path) -> None:
     with StateReader(db_path) as reader:
         assert reader.latest_session() is None
         assert reader.list_schedules() == []
-    with sqlite3.connect(db_path) as raw:
-        version = raw.execute("SELECT max(version) FROM schema_version").fetchone()
-        assert version == (LATEST_VERSION,)
+    assert run_sql(db_path, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_empty_server_database_is_initialised_first(postgres_url: str) -> None:
+    """An empty PostgreSQL database (created by its administrator) reads as a current one."""
+    with StateReader(postgres_url) as reader:
+        assert reader.latest_session() is None
+        assert reader.count_models_by_status()["pending"] == 0
+    assert run_sql(postgres_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
+
+
+def test_unreachable_server_is_a_store_error_without_the_password(
+    postgres: PostgresServer,
+) -> None:
+    url = postgres.url("no_such_database", password=PASSWORD)
+    with pytest.raises(StoreError) as caught:
+        StateReader(url)
+    message = f"{caught.value} {caught.value.hint}"
+    assert "no_such_database" in message and "***" in message
+    assert PASSWORD not in message
 
 
 def test_reader_does_not_import_sqlalchemy(db_path: Path) -> None:
@@ -266,36 +282,35 @@ def test_session_of_a_dead_process_reads_interrupted_and_nothing_is_written(
         ]
 
 
-def test_live_run_reads_running_and_another_hosts_session_as_recorded(db_path: Path) -> None:
-    with Store(db_path) as store:
+def test_live_run_reads_running_and_another_hosts_session_as_recorded(database_url: str) -> None:
+    with Store(database_url) as store:
         _synced(store)
         elsewhere = store.start_session("timer", "nightly", "other-host", _dead_pid(), None)
         live = _running_session_of(store, os.getpid())["session"]
 
-    with StateReader(db_path) as reader:
+    with StateReader(database_url) as reader:
         running = reader.running_session()
         assert running is not None and running.id == live
         assert reader.interrupted_session_ids() == frozenset()
         assert reader.model_states()["org/c"].status == "downloading"
-    with StateReader(db_path, host="other-host") as reader:
+    with StateReader(database_url, host="other-host") as reader:
         # Seen from "other-host", the dead pid is checked; this process's session is not.
         assert reader.interrupted_session_ids() == {elsewhere}
         latest = reader.latest_session()
         assert latest is not None and (latest.id, latest.status) == (live, "running")
 
 
-def test_pid_reused_by_another_process_is_not_taken_for_the_run(db_path: Path) -> None:
-    with Store(db_path) as store:
+def test_pid_reused_by_another_process_is_not_taken_for_the_run(database_url: str) -> None:
+    with Store(database_url) as store:
         _synced(store)
         session = _running_session_of(store, os.getpid())["session"]
-    with sqlite3.connect(db_path) as raw:
-        (recorded,) = raw.execute("SELECT process_start FROM sessions").fetchone()
-        assert recorded == process_start(os.getpid()) and recorded is not None
-        # The same pid, started at another time: a later process that reuses the pid.
-        boot_id, _ticks = recorded.split("/")
-        raw.execute("UPDATE sessions SET process_start = ?", (f"{boot_id}/1",))
+    ((recorded,),) = run_sql(database_url, "SELECT process_start FROM sessions")
+    assert recorded == process_start(os.getpid()) and recorded is not None
+    # The same pid, started at another time: a later process that reuses the pid.
+    boot_id, _ticks = recorded.split("/")
+    run_sql(database_url, "UPDATE sessions SET process_start = :start", start=f"{boot_id}/1")
 
-    with StateReader(db_path) as reader:
+    with StateReader(database_url) as reader:
         assert reader.interrupted_session_ids() == {session}
         assert reader.running_session() is None
 
@@ -330,9 +345,9 @@ def test_run_lock_decides_for_a_session_without_a_start_time(db_path: Path) -> N
 
 
 def test_current_failures_leave_out_models_that_succeeded_or_were_removed(
-    db_path: Path,
+    database_url: str,
 ) -> None:
-    with Store(db_path) as store:
+    with Store(database_url) as store:
         store.sync_catalog(_catalog({"name": "org/a"}, {"name": "org/b"}, {"name": "org/c"}))
         first = store.start_session("manual", None, HOST, os.getpid(), None)
         failed = {name: store.start_attempt(first, name) for name in ("org/a", "org/b", "org/c")}
@@ -347,22 +362,22 @@ def test_current_failures_leave_out_models_that_succeeded_or_were_removed(
         store.finish_session(second, "completed")
         store.sync_catalog(_catalog({"name": "org/a"}, {"name": "org/c"}))  # org/b removed
 
-    with StateReader(db_path) as reader:
+    with StateReader(database_url) as reader:
         assert [row.model_name for row in reader.current_failures()] == ["org/c"]
         assert reader.current_failures()[0].id == failed["org/c"]
         # A catalog edited since the last run: org/c is gone from the file too.
         assert reader.current_failures(catalog_names={"org/a"}) == []
 
 
-def test_latest_session_of_each_schedule(db_path: Path) -> None:
-    with Store(db_path) as store:
+def test_latest_session_of_each_schedule(database_url: str) -> None:
+    with Store(database_url) as store:
         _synced(store)
         store.create_schedule(daily("nightly", "02:00"))
         store.create_schedule(daily("never", "03:00"))
         old = store.start_session("timer", "nightly", HOST, os.getpid(), None)
         store.finish_session(old, "completed")
         dead = store.start_session("timer", "nightly", HOST, _dead_pid(), None)
-    with StateReader(db_path) as reader:
+    with StateReader(database_url) as reader:
         latest = reader.latest_sessions_by_schedule()
     assert set(latest) == {"nightly"}
     assert (latest["nightly"].id, latest["nightly"].status) == (dead, "interrupted")

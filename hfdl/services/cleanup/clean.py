@@ -121,12 +121,12 @@ def run_cleanup(settings: Settings, *, dry_run: bool, now: datetime | None = Non
             "writing to the cache",
         ) from error
     try:
-        if not settings.db_path.exists():
+        if not settings.database_exists():
             # No database: hfdl has downloaded nothing here. Opening it would create it.
             return _empty_report(settings, catalog, dry_run)
         from hfdl.store import Store
 
-        with Store(settings.db_path) as store:
+        with Store(settings.database) as store:
             return cleanup(settings, catalog, store, dry_run=dry_run, now=now)
     finally:
         lock.release()

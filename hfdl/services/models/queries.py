@@ -44,12 +44,12 @@ __all__ = [
 @contextlib.contextmanager
 def _existing_store(settings: Settings) -> Iterator[Store | None]:
     """Open the state database if it exists; yield ``None`` otherwise (never create it)."""
-    if not settings.db_path.exists():
+    if not settings.database_exists():
         yield None
         return
     from hfdl.store import Store
 
-    store = Store(settings.db_path)
+    store = Store(settings.database)
     try:
         yield store
     finally:
@@ -79,14 +79,14 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
     check_filters(filters)
     catalog = load_catalog(settings.models_file)
     states: dict[str, ModelState] = {}
-    if settings.db_path.exists():
+    if settings.database_exists():
         # The light reader, not the Store: listing must not pay for importing SQLAlchemy.
         from hfdl.engine.lock import LOCK_FILE_NAME
         from hfdl.store.reader import StateReader
 
         # The run lock tells a live run from a killed one (its models then read pending).
         run_lock = settings.state_directory / LOCK_FILE_NAME
-        with StateReader(settings.db_path, run_lock=run_lock) as reader:
+        with StateReader(settings.database, run_lock=run_lock) as reader:
             states = reader.model_states()
     summaries = (summary_from_catalog(model, states.get(model.name)) for model in catalog.models)
     return [summary for summary in summaries if filters.matches(summary)]
@@ -98,7 +98,7 @@ def _status_as_seen(settings: Settings, name: str, recorded: str) -> str:
     from hfdl.store.reader import StateReader
 
     run_lock = settings.state_directory / LOCK_FILE_NAME
-    with StateReader(settings.db_path, run_lock=run_lock) as reader:
+    with StateReader(settings.database, run_lock=run_lock) as reader:
         state = reader.model_states().get(name)
     return recorded if state is None else state.status
 

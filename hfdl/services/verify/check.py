@@ -327,14 +327,14 @@ def verify(
     """
     from hfdl.store import Store
 
-    if not settings.db_path.exists():
+    if not settings.database_exists():
         # Nothing was ever downloaded: do not create a database just to say so.
         if names:
             raise ModelNotFound(
-                f"no state database at {settings.db_path}: nothing was downloaded yet",
+                f"no state database at {settings.database_display}: nothing was downloaded yet",
                 hint="run 'hfdl run' first",
             )
         return VerifyReport(models=())
     lock = RunLock(settings.state_directory) if repair else contextlib.nullcontext()
-    with lock, Store(settings.db_path) as store:
+    with lock, Store(settings.database) as store:
         return verify_models(settings, store, names, repair, observer)

@@ -14,6 +14,13 @@ shell in a transaction) is a temporary condition, not damage: every connection w
 to :data:`BUSY_TIMEOUT_MS` (60 s, or ``$HFDL_DB_BUSY_TIMEOUT`` seconds), so a run survives a
 lock held for a while, and past that raises :class:`~hfdl.errors.DatabaseBusy` (exit 75, "try
 again"), never ``StoreError`` (exit 73, whose hint says to move a damaged file aside).
+
+PostgreSQL (``database_url``, issue 13): the same statements through SQLAlchemy Core; reads
+run in one ``REPEATABLE READ`` snapshot, writes at ``READ COMMITTED`` behind the same
+process-wide lock; ``lock_timeout`` plays ``busy_timeout``'s part (then ``DatabaseBusy``).
+Migrations (:mod:`hfdl.store.migrate`) take a transaction-level advisory lock instead of
+``BEGIN IMMEDIATE``. Hosts writing the same rows at once are not coordinated yet (see
+docs/fleet.md, "Limits today").
 """
 
 from __future__ import annotations

@@ -14,15 +14,17 @@ on from there, rows untouched.
 from __future__ import annotations
 
 from importlib import resources
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, MetaData, Table, func, inspect, select
+from sqlalchemy import Connection, MetaData, Table, column, func, inspect, select, table
+from sqlalchemy.schema import DropTable
+from sqlalchemy.sql.expression import ColumnClause
 
 from hfdl.errors import StoreError
 from hfdl.store import schema
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 # pg_advisory_xact_lock's key for schema migrations ("hfdl" in ASCII); later fleet locks
 # must pick other keys.
@@ -34,6 +36,10 @@ LEGACY_VERSION_TABLE = "schema_version"
 def alembic_config() -> Config:
     """A new Alembic configuration of the shipped history (``script_location`` only); new
     each time, since :func:`upgrade` hands it its connection."""
+    # Alembic is imported only when a migration is due: opening an up-to-date database (every
+    # command, most of the time) must not pay for it.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(resources.files("hfdl.store") / "schema"))
     # Revision files are modules mypy checks: their names must be identifiers.
@@ -43,6 +49,8 @@ def alembic_config() -> Config:
 
 def known_revisions() -> frozenset[str]:
     """Every revision of the shipped history."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(alembic_config())
     return frozenset(revision.revision for revision in script.walk_revisions())
 
@@ -72,14 +80,20 @@ def schema_state(connection: Connection) -> SchemaState:
     Raises:
         sqlalchemy.exc.DBAPIError: the database cannot be read.
     """
-    tables = set(inspect(connection).get_table_names())
-    if VERSION_TABLE in tables:
-        version_table = Table(VERSION_TABLE, MetaData(), autoload_with=connection)
-        revision = connection.scalar(select(version_table.c.version_num))
-        return SchemaState(revision, legacy=LEGACY_VERSION_TABLE in tables)
-    if LEGACY_VERSION_TABLE in tables:
-        legacy = Table(LEGACY_VERSION_TABLE, MetaData(), autoload_with=connection)
-        version = connection.scalar(select(func.max(legacy.c.version))) or 0
+    inspector = inspect(connection)
+    legacy = inspector.has_table(LEGACY_VERSION_TABLE)
+    if inspector.has_table(VERSION_TABLE):
+        version_num: ColumnClause[str] = column("version_num")
+        revision = connection.scalar(select(version_num).select_from(table(VERSION_TABLE)))
+        return SchemaState(revision, legacy=legacy)
+    if legacy:
+        legacy_version: ColumnClause[int] = column("version")
+        version = (
+            connection.scalar(
+                select(func.max(legacy_version)).select_from(table(LEGACY_VERSION_TABLE))
+            )
+            or 0
+        )
         revision = schema.LEGACY_VERSIONS.get(int(version), f"legacy:{version}")
         return SchemaState(revision, legacy=True)
     return SchemaState(None, legacy=False)
@@ -116,15 +130,17 @@ def upgrade(connection: Connection, location: str) -> str:
     state = schema_state(connection)
     if is_newer(state.revision):
         raise newer_schema_error(location, state.revision)
+    from alembic import command
+
     config = alembic_config()
     config.attributes["connection"] = connection
     try:
         if state.legacy:
             # A database of the migrations before Alembic: record where it stands, then let
             # the history take it from there. The old table goes: one version record only.
-            if VERSION_TABLE not in inspect(connection).get_table_names():
+            if not inspect(connection).has_table(VERSION_TABLE):
                 command.stamp(config, str(state.revision))
-            Table(LEGACY_VERSION_TABLE, MetaData()).drop(connection)
+            connection.execute(DropTable(Table(LEGACY_VERSION_TABLE, MetaData())))
         command.upgrade(config, "head")
     finally:
         config.attributes.pop("connection", None)

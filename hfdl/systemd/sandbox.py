@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from hfdl.database_url import database_target
+
 if TYPE_CHECKING:
     from hfdl.config import Settings
 
@@ -75,16 +77,11 @@ def writable_paths(settings: Settings) -> list[Path]:
     Returns:
         Absolute paths, sorted, none inside another.
     """
-    candidates = sorted(
-        {
-            _absolute(path)
-            for path in (
-                settings.download_directory,
-                settings.state_directory,
-                settings.db_path.parent,
-            )
-        }
-    )
+    paths = [settings.download_directory, settings.state_directory]
+    database = _database_file(settings)
+    if database is not None:
+        paths.append(database.parent)
+    candidates = sorted({_absolute(path) for path in paths})
     outermost: list[Path] = []
     for path in candidates:
         if not any(path.is_relative_to(parent) for parent in outermost):
@@ -116,7 +113,7 @@ def owned_directories(settings: Settings, *, state_directory_managed: bool) -> l
     service = settings.service
     state = _absolute(settings.state_directory)
     download = _absolute(settings.download_directory)
-    database = _absolute(settings.db_path.parent)
+    database_file = _database_file(settings)
     directories = [
         OwnedDirectory(
             download,
@@ -140,7 +137,12 @@ def owned_directories(settings: Settings, *, state_directory_managed: bool) -> l
                 only_root_owned=download.is_relative_to(state),
             )
         )
-    if not database.is_relative_to(state) and not database.is_relative_to(download):
+    database = None if database_file is None else _absolute(database_file.parent)
+    if (
+        database is not None
+        and not database.is_relative_to(state)
+        and not database.is_relative_to(download)
+    ):
         directories.append(
             OwnedDirectory(
                 database,
@@ -151,6 +153,12 @@ def owned_directories(settings: Settings, *, state_directory_managed: bool) -> l
             )
         )
     return directories
+
+
+def _database_file(settings: Settings) -> Path | None:
+    """The SQLite file (``db_path``, or a ``sqlite:///`` ``database_url``); ``None`` for a
+    server database, which needs no directory here (and whose URL never enters a unit)."""
+    return database_target(settings.database).path
 
 
 def pinned_environment(settings: Settings) -> list[tuple[str, str]]:

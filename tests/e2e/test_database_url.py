@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hfdl.config import load_settings
+from hfdl.config import Settings, load_settings
 from hfdl.errors import ConfigError
 from hfdl.schedule import parse_schedule
 from hfdl.systemd.units import render_units
@@ -23,7 +23,7 @@ SECRET_URL = f"postgresql+psycopg://hfdl:{PASSWORD}@db.example.com:5433/hfdl"
 USER = 1000
 
 
-def settings_from(tmp_path: Path, **environ: str) -> object:
+def settings_from(tmp_path: Path, **environ: str) -> Settings:
     return load_settings(None, environ=environ, cwd=tmp_path, euid=USER)
 
 
@@ -188,3 +188,17 @@ def test_run_then_status_on_postgresql(
     )
     assert PASSWORD not in json.dumps(dump)
     assert repo_id in json.dumps(dump)
+
+
+def test_the_sandbox_opens_the_directory_of_the_database_in_use(tmp_path: Path) -> None:
+    from hfdl.systemd.sandbox import writable_paths
+
+    base = {"HFDL_STATE_DIR": "/var/lib/hfdl", "HFDL_DOWNLOAD_DIR": "/srv/models"}
+    elsewhere = settings_from(tmp_path, **base, HFDL_DATABASE_URL="sqlite:////srv/state-db/hfdl.db")
+    assert writable_paths(elsewhere) == [
+        Path("/srv/models"),
+        Path("/srv/state-db"),
+        Path("/var/lib/hfdl"),
+    ]
+    server = settings_from(tmp_path, **base, HFDL_DATABASE_URL=SECRET_URL, HFDL_DB_PATH="/x/y.db")
+    assert writable_paths(server) == [Path("/srv/models"), Path("/var/lib/hfdl")]

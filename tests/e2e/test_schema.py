@@ -11,6 +11,8 @@ from __future__ import annotations
 import shutil
 import socket
 import sqlite3
+import subprocess
+import sys
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -421,3 +423,16 @@ def test_hosts_starting_at_once_migrate_one_after_the_other(postgres_url: str) -
         thread.join()
     assert outcomes == [HEAD_REVISION] * 4
     assert run_sql(postgres_url, "SELECT count(*) FROM alembic_version") == [(1,)]
+
+
+def test_opening_an_up_to_date_database_does_not_load_alembic(db_path: Path) -> None:
+    """Alembic is imported only when a migration is due: every command opens the store."""
+    Store(db_path).close()
+    code = (
+        "import sys; from pathlib import Path; from hfdl.store import Store; "
+        f"Store(Path({str(db_path)!r})).close(); print('alembic' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

@@ -17,6 +17,7 @@ This module holds the definitions only and imports no other module of :mod:`hfdl
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +45,8 @@ ACCOUNT_NAME_DOC = (
 # The service must never run as root (issue 10): refused by name; uid 0 has no other name
 # that the pattern accepts on a sane system.
 SERVICE_USER_PATTERN = r"(?!root$)" + ACCOUNT_NAME_PATTERN
+# A host id is shown in reports and written to the database: a plain name.
+HOST_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
@@ -167,6 +170,15 @@ class ServiceSettings:
     )
 
 
+def _host_id_default() -> str:
+    # The host name is what an operator sees in `hostname` and the journal; its first label
+    # would collide across domains, so the whole name is kept.
+    import socket
+
+    name = socket.gethostname()
+    return name if re.fullmatch(HOST_ID_PATTERN, name) else "localhost"
+
+
 def _models_file_default(context: DefaultContext) -> Path:
     # The catalog is configuration that people (and `hfdl add`) edit, so it lives with the
     # configuration file rather than with machine-written state.
@@ -232,6 +244,37 @@ class Settings:
         "`db_path`. Keep a password out of the URL, in the service user's `~/.pgpass` or "
         "`PGPASSFILE` (see docs/fleet.md); one written into it is shown as `***` everywhere "
         "hfdl prints the URL.",
+    )
+    host_id: str = setting(
+        default_factory=lambda context: _host_id_default(),
+        default_doc="this machine's host name (`hostname`)",
+        example="gpu-node-07",
+        pattern=HOST_ID_PATTERN,
+        pattern_doc="letters, digits, '.', '_' and '-', starting with a letter or digit, at "
+        "most 64 characters",
+        env=("HFDL_HOST_ID",),
+        description="The name this host goes by in a state database several hosts share: it "
+        "is recorded with every session, attempt and model state and shown by "
+        "`hfdl status --fleet`. Give each host its own.",
+    )
+    shared_cache: bool = setting(
+        default=False,
+        example=True,
+        env=("HFDL_SHARED_CACHE",),
+        description="Set on every host when several hosts share one `download_directory` "
+        "(NFS and the like, where file locks are unreliable) and one `database_url`: each blob "
+        "is then downloaded once, by the host holding its lease in the database, while the "
+        "others wait and link it.",
+    )
+    lease_seconds: int = setting(
+        default=60,
+        example=30,
+        minimum=5,
+        maximum=3600,
+        env=("HFDL_LEASE_SECONDS",),
+        description="How long a blob lease (`shared_cache`) and a session's heartbeat last "
+        "without renewal. The holder renews both every third of it; another host takes over a "
+        "blob whose lease expired (its holder died) and resumes the partial file.",
     )
     models_file: Path = setting(
         default_factory=_models_file_default,

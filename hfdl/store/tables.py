@@ -24,6 +24,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -108,6 +109,8 @@ models = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    # The host id that last changed the model's state (NULL before revision 0003).
+    Column("host", Text),
 )
 
 schedules = Table(
@@ -146,6 +149,9 @@ sessions = Table(
     Column("error", Text),
     # "<boot id>/<start time in clock ticks>" of the run's process (hfdl.store.reader).
     Column("process_start", Text),
+    # Seconds since the epoch by the database's clock: when the run last said it was alive.
+    Column("heartbeat_at", Float),
+    Index("sessions_host", "host"),
 )
 
 attempts = Table(
@@ -164,6 +170,8 @@ attempts = Table(
     Column("commit_sha", Text),
     Column("duration_seconds", Float),
     Column("progress_updated_at", UtcDateTime),
+    # The host id that made the attempt (NULL before revision 0003).
+    Column("host", Text),
 )
 
 files = Table(
@@ -179,4 +187,17 @@ files = Table(
     Column("is_lfs", Boolean, nullable=False),
     Column("verified_at", UtcDateTime, nullable=False),
     UniqueConstraint("model_name", "commit_sha", "path"),
+)
+
+# Who is downloading a blob into a cache several hosts share (hfdl.store.leases). Times are
+# seconds since the epoch by the database's clock.
+blob_leases = Table(
+    "blob_leases",
+    metadata,
+    Column("blob_key", Text, primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("host", Text, nullable=False),
+    Column("session_id", Integer),
+    Column("acquired_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )

@@ -31,6 +31,8 @@ from hfdl.store.tables import metadata as table_metadata
 from tests.postgres import run_sql
 
 HOST = socket.gethostname()
+# A revision after the shipped head, for the tests that extend the history.
+NEXT_REVISION = f"{int(HEAD_REVISION) + 1:04d}"
 
 # The SQL of the migrations before Alembic (hfdl/store/migrations.py, versions 1 and 2),
 # frozen: the databases in the field were made by exactly this.
@@ -176,9 +178,15 @@ def make_legacy_database(path: Path, version: int, *, with_rows: bool = True) ->
 
 
 def legacy_columns(table: str) -> list[str]:
-    """The columns of ``table`` in version 1 (sessions.process_start came in version 2)."""
+    """The columns of ``table`` in version 1 (sessions.process_start came in version 2, the
+    fleet columns in revision 0003)."""
+    later = {
+        "sessions": {"process_start", "heartbeat_at"},
+        "attempts": {"host"},
+        "models": {"host"},
+    }.get(table, set())
     columns = [column.name for column in table_metadata.tables[table].columns]
-    return [column for column in columns if column != "process_start"]
+    return [column for column in columns if column not in later]
 
 
 def table_rows(path: Path, table: str) -> list[tuple[Any, ...]]:
@@ -294,7 +302,9 @@ def test_legacy_sqlite_database_upgrades_with_every_row(
     Store(fresh).close()
     assert schema_of(f"sqlite:///{db_path}") == schema_of(f"sqlite:///{fresh}")
     with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [("0002",)]
+        assert raw.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (HEAD_REVISION,)
+        ]
         starts = raw.execute("SELECT process_start FROM sessions").fetchall()
     raw.close()
     assert starts == [(None,)]
@@ -337,15 +347,16 @@ def history_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     )
 
     def add(body: str) -> None:
-        (location / "versions" / "v0003_test.py").write_text(
+        (location / "versions" / f"v{NEXT_REVISION}_test.py").write_text(
             "import sqlalchemy as sa\nfrom alembic import op\n"
-            "revision = '0003'\ndown_revision = '0002'\nbranch_labels = None\n"
+            f"revision = '{NEXT_REVISION}'\ndown_revision = '{HEAD_REVISION}'\n"
+            "branch_labels = None\n"
             "depends_on = None\n\n\ndef upgrade():\n" + textwrap.indent(body, "    ")
         )
         config = migrate.alembic_config()
         config.set_main_option("script_location", str(location))
         monkeypatch.setattr(migrate, "alembic_config", lambda: config)
-        monkeypatch.setattr(schema, "HEAD_REVISION", "0003")
+        monkeypatch.setattr(schema, "HEAD_REVISION", NEXT_REVISION)
 
     yield add
 
@@ -366,11 +377,11 @@ def test_a_new_revision_upgrades_and_keeps_rows(database_url: str, history_with:
         "op.execute(\"UPDATE models SET note = 'v3'\")\n"
     )
     with Store(database_url) as store:
-        assert store.schema_revision == "0003"
+        assert store.schema_revision == NEXT_REVISION
         model = store.get_model("org/a")
         assert model is not None and model.status == "completed"
     assert run_sql(database_url, "SELECT name, note FROM models") == [("org/a", "v3")]
-    assert run_sql(database_url, "SELECT version_num FROM alembic_version") == [("0003",)]
+    assert run_sql(database_url, "SELECT version_num FROM alembic_version") == [(NEXT_REVISION,)]
 
 
 def test_a_failed_migration_applies_nothing(database_url: str, history_with: Any) -> None:
@@ -381,7 +392,7 @@ def test_a_failed_migration_applies_nothing(database_url: str, history_with: Any
     )
     with pytest.raises(StoreError, match="cannot migrate the state database"):
         Store(database_url)
-    assert run_sql(database_url, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert run_sql(database_url, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
     assert "extra" not in schema_of(database_url)
 
 

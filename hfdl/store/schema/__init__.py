@@ -15,7 +15,7 @@ checks that the three agree. A released revision is never edited.
 from __future__ import annotations
 
 # The revision a database has once every migration is applied.
-HEAD_REVISION = "0002"
+HEAD_REVISION = "0003"
 
 # Databases made before Alembic recorded their version in a ``schema_version`` table: the
 # revision that reproduces each of those versions.

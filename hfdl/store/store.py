@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from hfdl.store.leases import LeasesMixin
 from hfdl.store.models import ModelsMixin
 from hfdl.store.schedules import SchedulesMixin
 from hfdl.store.sessions import SessionsMixin
 
 
-class Store(ModelsMixin, SessionsMixin, SchedulesMixin):
+class Store(ModelsMixin, SessionsMixin, SchedulesMixin, LeasesMixin):
     """hfdl's state: models' download state, sessions, attempts, files and schedules.
 
     ``Store(db_path)`` opens (or creates, mode 0600) the SQLite file, enables WAL, sets the
@@ -29,7 +30,9 @@ class Store(ModelsMixin, SessionsMixin, SchedulesMixin):
       ``attempts_for_model``;
     * schedules (:class:`~hfdl.store.schedules.SchedulesMixin`): ``create_schedule``,
       ``list_schedules``, ``get_schedule``, ``update_schedule``, ``activate_only``,
-      ``delete_schedule``.
+      ``delete_schedule``;
+    * blob leases of a shared cache (:class:`~hfdl.store.leases.LeasesMixin`):
+      ``acquire_lease``, ``renew_lease``, ``release_lease``, ``get_lease``.
 
     The reports (``hfdl status``, ``hfdl models list``) read through the lighter
     :class:`hfdl.store.reader.StateReader` instead, which does not import SQLAlchemy.

@@ -37,6 +37,8 @@ from hfdl.hub.remote import RemoteFile
 DIRECT_READ_MIN_BYTES = 16 * 1024 * 1024
 # One receive at most: the socket gives what it has, up to this.
 RECEIVE_BUFFER_BYTES = 1024 * 1024
+# Reads are gathered until at least this much is in the buffer before it is written out.
+FILL_BYTES = 256 * 1024
 
 ProgressCallback = Callable[[int], None]
 
@@ -223,29 +225,68 @@ def direct_socket(
 
 
 def _receive_into(sock: socket.socket, partial: _PartialFile, read_timeout: float | None) -> None:
-    """Receive the rest of the body from ``sock`` into one reused buffer, appending it."""
-    buffer = bytearray(RECEIVE_BUFFER_BYTES)
-    view = memoryview(buffer)
+    """Receive the rest of the body from ``sock``, appending it to the partial file."""
+    receive_exact(
+        sock,
+        partial.expected - partial.position,
+        partial.append,
+        read_timeout=read_timeout,
+        describe=lambda: f"the transfer of {partial.where} after {partial.position} bytes",
+    )
+
+
+def receive_exact(
+    sock: socket.socket,
+    remaining: int,
+    write: Callable[[memoryview], None],
+    *,
+    read_timeout: float | None,
+    describe: Callable[[], str],
+) -> None:
+    """Receive exactly ``remaining`` bytes from ``sock`` into one reused buffer.
+
+    ``write`` gets the bytes in chunks of at least ``FILL_BYTES`` (less only for the last):
+    a TLS socket hands over one 16 KiB record per read, and paying a write, a hash step and a
+    progress report per record costs more than the decryption. Bytes already received are
+    handed to ``write`` before an error is raised, so a resume never fetches them again.
+
+    Args:
+        sock: the connection, positioned at the body.
+        remaining: the bytes still expected.
+        write: takes each filled chunk (a view into the reused buffer: copy to keep it).
+        read_timeout: seconds without a byte before the transfer counts as stalled.
+        describe: names the transfer for error messages ("the transfer of X after N bytes").
+
+    Raises:
+        StalledTransfer: no byte for ``read_timeout`` seconds.
+        HubUnavailable: the connection broke or closed before ``remaining`` bytes.
+    """
+    buffer = memoryview(bytearray(RECEIVE_BUFFER_BYTES))
     sock.settimeout(read_timeout)
-    while partial.position < partial.expected:
-        want = min(RECEIVE_BUFFER_BYTES, partial.expected - partial.position)
+    while remaining > 0:
+        want = min(RECEIVE_BUFFER_BYTES, remaining)
+        enough = min(FILL_BYTES, want)
+        filled = 0
         try:
-            got = sock.recv_into(view, want)
-        except TimeoutError as error:
-            raise StalledTransfer(
-                f"the transfer of {partial.where} stalled (no data) after {partial.position} bytes"
-            ) from error
-        except OSError as error:
-            raise HubUnavailable(
-                f"the connection broke during {partial.where} after {partial.position} "
-                f"bytes: {error}"
-            ) from error
-        if not got:
-            raise HubUnavailable(
-                f"the connection broke during {partial.where} after {partial.position} bytes: "
-                "the server closed it before the end of the body"
-            )
-        partial.append(view[:got])
+            while filled < enough:
+                try:
+                    got = sock.recv_into(buffer[filled:want])
+                except TimeoutError as error:
+                    raise StalledTransfer(f"{describe()} stalled (no data)") from error
+                except OSError as error:
+                    raise HubUnavailable(
+                        f"the connection broke during {describe()}: {error}"
+                    ) from error
+                if not got:
+                    raise HubUnavailable(
+                        f"the connection broke during {describe()}: the server closed it before"
+                        " the end of the body"
+                    )
+                filled += got
+        finally:
+            if filled:
+                write(buffer[:filled])
+        remaining -= filled
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

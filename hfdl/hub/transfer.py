@@ -18,6 +18,7 @@ from __future__ import annotations
 import errno
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlparse
 
@@ -38,7 +39,7 @@ from hfdl.hub.cache import RepoCache
 from hfdl.hub.client import RemoteFile, translate_error
 from hfdl.hub.errormap import transport_error
 from hfdl.hub.hashing import hash_file, new_hasher
-from hfdl.hub.parts import RangedSettings, abandon_parts
+from hfdl.hub.parts import RangedSettings, abandon_parts, limiter_for
 from hfdl.hub.ranged import fetch_ranged
 from hfdl.hub.untrusted import check_redirect
 
@@ -222,6 +223,7 @@ def _fetch_locked(
                 path=remote_file.path,
             ) from error
 
+    probed = 0
     if ranged is not None and ranged.applies_to(expected):
         outcome = fetch_ranged(
             url=url,
@@ -236,12 +238,15 @@ def _fetch_locked(
             open_stream=_open_stream,
             check_status=check_status,
         )
-        if outcome is not None:
-            digest, transferred = outcome
-            _verify(incomplete, digest, remote_file, where)
+        if outcome.digest is not None:
+            _verify(incomplete, outcome.digest, remote_file, where)
             os.replace(incomplete, blob)
             # Every byte not received now was recorded done before: that is what was resumed.
-            return TransferResult(resumed_from=expected - transferred, transferred=transferred)
+            return TransferResult(
+                resumed_from=expected - outcome.transferred, transferred=outcome.transferred
+            )
+        # A speed probe's bytes came over the network: the single stream resumes after them.
+        probed = outcome.transferred
     # A ranged partial (this run's fallback, or a run with other settings) becomes a prefix.
     abandon_parts(incomplete)
     existing = repo_cache.partial_size(remote_file.etag)
@@ -251,8 +256,8 @@ def _fetch_locked(
         existing = 0
     if existing:
         progress(existing)
-    resumed_from = existing
-    transferred = 0
+    resumed_from = max(0, existing - probed)
+    transferred = probed
 
     if existing >= expected:
         # Complete but never published (a crash between the last byte and the rename), or an
@@ -262,43 +267,91 @@ def _fetch_locked(
         hash_file(incomplete, existing, hasher)
         digest = str(hasher.hexdigest())
     else:
-        timeout = _timeout(stall_timeout, deadline, where)
+        # One stream takes one of the host's connection slots, as each part of a ranged
+        # transfer does: files fetched side by side stay within max_connections.
+        limiter = None if ranged is None else limiter_for(url, ranged.max_connections)
+        if limiter is not None:
+            limiter.acquire()
         try:
-            response = _open_stream(url, headers, existing, None, timeout)
-        except httpx2.TimeoutException as error:
-            raise StalledTransfer(f"no answer within {stall_timeout:g}s for {where}") from error
-        except httpx2.TransportError as error:
-            # A refused certificate is permanent; a broken connection is retried.
-            raise transport_error(error, f"connection failed for {where}") from error
-        try:
-            if response.status_code >= 400:
-                response.read()
-                check_status(response)
-            if existing and response.status_code == 200:
-                # The server ignored our Range header: the body starts at byte 0.
-                os.truncate(incomplete, 0)
-                progress(-existing)
-                existing = 0
-            elif existing and response.status_code == 206:
-                content_range = response.headers.get("Content-Range", "")
-                if not content_range.startswith(f"bytes {existing}-"):
-                    raise HubUnavailable(f"unexpected Content-Range {content_range!r} for {where}")
-            digest, transferred = stream_body(
-                response,
-                incomplete,
-                remote_file,
-                existing,
+            digest, received, restarted = _stream_single(
+                url=url,
+                headers=headers,
+                incomplete=incomplete,
+                remote_file=remote_file,
+                existing=existing,
                 where=where,
                 progress=progress,
+                stall_timeout=stall_timeout,
                 deadline=deadline,
-                read_timeout=timeout.read,
+                check_status=check_status,
             )
         finally:
-            response.close()
+            if limiter is not None:
+                limiter.release()
+        transferred += received
+        if restarted:
+            resumed_from = 0
 
     _verify(incomplete, digest, remote_file, where)
     os.replace(incomplete, blob)
     return TransferResult(resumed_from=resumed_from, transferred=transferred)
+
+
+def _stream_single(
+    *,
+    url: str,
+    headers: dict[str, str],
+    incomplete: os.PathLike[str],
+    remote_file: RemoteFile,
+    existing: int,
+    where: str,
+    progress: ProgressCallback,
+    stall_timeout: float,
+    deadline: float | None,
+    check_status: Callable[[httpx2.Response], None],
+) -> tuple[str, int, bool]:
+    """Fetch the rest of the file after its ``existing`` bytes on one connection.
+
+    Returns:
+        The whole file's digest, the bytes received, and whether the server ignored the
+        ``Range`` and the file was started over.
+    """
+    timeout = _timeout(stall_timeout, deadline, where)
+    try:
+        response = _open_stream(url, headers, existing, None, timeout)
+    except httpx2.TimeoutException as error:
+        raise StalledTransfer(f"no answer within {stall_timeout:g}s for {where}") from error
+    except httpx2.TransportError as error:
+        # A refused certificate is permanent; a broken connection is retried.
+        raise transport_error(error, f"connection failed for {where}") from error
+    restarted = False
+    try:
+        if response.status_code >= 400:
+            response.read()
+            check_status(response)
+        if existing and response.status_code == 200:
+            # The server ignored our Range header: the body starts at byte 0.
+            os.truncate(incomplete, 0)
+            progress(-existing)
+            existing = 0
+            restarted = True
+        elif existing and response.status_code == 206:
+            content_range = response.headers.get("Content-Range", "")
+            if not content_range.startswith(f"bytes {existing}-"):
+                raise HubUnavailable(f"unexpected Content-Range {content_range!r} for {where}")
+        digest, received = stream_body(
+            response,
+            incomplete,
+            remote_file,
+            existing,
+            where=where,
+            progress=progress,
+            deadline=deadline,
+            read_timeout=timeout.read,
+        )
+    finally:
+        response.close()
+    return digest, received, restarted
 
 
 def _timeout(stall_timeout: float, deadline: float | None, where: str) -> httpx2.Timeout:

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from hfdl.errors import HubUnavailable
+from hfdl.hub import body, part_worker, ranged
 from hfdl.hub import parts as part_table
-from hfdl.hub import ranged
 from hfdl.hub.parts import RangedSettings
 from tests.e2e.test_transfer_engine import Fetcher
 from tests.hubserver import HubServer
@@ -171,6 +171,26 @@ def test_sigkill_resumes_each_part_where_it_stopped(workspace: Workspace, hub: H
     assert ranges and all(r is not None for r in ranges)
     # Every part went on from its recorded offset: at most one flush interval (plus what
     # was in flight) per part travelled twice.
-    slack = parts * (ranged.SIDECAR_FLUSH_BYTES + ranged.RECEIVE_BUFFER_BYTES)
+    slack = parts * (part_worker.SIDECAR_FLUSH_BYTES + body.RECEIVE_BUFFER_BYTES)
     assert hub.bytes_sent <= SIZE - kept + slack
     assert first_run + hub.bytes_sent <= SIZE + slack
+
+
+def test_fast_link_falls_back_to_one_stream_and_counts_the_probe(
+    hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo_id, _ = make_repo(hub)
+    fetcher = Fetcher(hub, tmp_path, repo_id)
+    # Any link counts as fast: the probe's part 0 is finished, then one stream takes the rest.
+    monkeypatch.setattr(ranged, "FAST_CONNECTION_BYTES_PER_SECOND", 1)
+
+    result = fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=16))
+
+    ranges = cdn_gets(hub)
+    assert len(ranges) == 2
+    assert ranges[0] is not None and not ranges[0].endswith("-")  # part 0, a closed range
+    assert ranges[1] is not None and ranges[1].endswith("-")  # the rest, open-ended
+    # The probe's bytes came over the network: counted as transferred, not as resumed.
+    assert (result.transferred, result.resumed_from) == (SIZE, 0)
+    assert fetcher.progress_total == SIZE
+    assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256

@@ -43,6 +43,30 @@ FILL_BYTES = 256 * 1024
 ProgressCallback = Callable[[int], None]
 
 
+class SpeedProbe:
+    """Times a single stream's first bytes: too slow means parallel ranges would do better.
+
+    Args:
+        probe_bytes: how many bytes decide (timed from the response headers on: the rate of
+            the connection, not its latency).
+        fast_bytes_per_second: at or above this rate, the one stream goes on to the end.
+    """
+
+    def __init__(self, probe_bytes: int, fast_bytes_per_second: float) -> None:
+        self.probe_bytes = probe_bytes
+        self.fast_bytes_per_second = fast_bytes_per_second
+        self.started = time.monotonic()
+
+    def too_slow(self, received: int) -> bool:
+        """Whether ``received`` bytes since the start came slower than the fast rate."""
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return received / elapsed < self.fast_bytes_per_second
+
+
+class _SlowStream(Exception):
+    """The speed probe found the connection slow: the stream stops, ranged parts take over."""
+
+
 class _PartialFile:
     """The partial file being appended to: writes, counts, hashes, reports, checks limits."""
 
@@ -54,8 +78,10 @@ class _PartialFile:
         where: str,
         progress: ProgressCallback,
         deadline: float | None,
+        probe: SpeedProbe | None = None,
     ) -> None:
         self.expected = remote_file.size
+        self._probe = probe
         self.existing = existing
         self.received = 0
         self.where = where
@@ -98,6 +124,10 @@ class _PartialFile:
         self._progress(size)
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise AttemptTimeout(f"the attempt's time limit ran out during {self.where}")
+        if self._probe is not None and self.received >= self._probe.probe_bytes:
+            probe, self._probe = self._probe, None
+            if probe.too_slow(self.received):
+                raise _SlowStream
 
     def finish(self) -> str:
         """Wait for the hasher; return the hex digest of the whole file."""
@@ -135,8 +165,12 @@ def stream_body(
     progress: ProgressCallback,
     deadline: float | None,
     read_timeout: float | None,
-) -> tuple[str, int]:
+    probe: SpeedProbe | None = None,
+) -> tuple[str | None, int]:
     """Append the response body to the partial file; return the file's digest and bytes read.
+
+    With a ``probe``, a connection found slow stops early: the digest is then ``None`` and the
+    file holds a plain prefix (everything received, durable) for ranged parts to go on from.
 
     Args:
         response: an open streaming response (status already checked).
@@ -147,12 +181,13 @@ def stream_body(
         progress: called with each number of new bytes.
         deadline: ``time.monotonic()`` after which the attempt is abandoned.
         read_timeout: seconds without a byte before the transfer counts as stalled.
+        probe: times the first bytes (see :class:`SpeedProbe`); ``None``: read to the end.
 
     Raises:
         StalledTransfer, HubUnavailable, AttemptTimeout, IntegrityError: as ``fetch_blob``.
         OSError: writing the file failed (a full disk among others).
     """
-    partial = _PartialFile(incomplete, remote_file, existing, where, progress, deadline)
+    partial = _PartialFile(incomplete, remote_file, existing, where, progress, deadline, probe)
     chunks: Iterator[bytes] | None = None
     try:
         try:
@@ -180,6 +215,8 @@ def stream_body(
                     close()
             partial.close()
         return partial.finish(), partial.received
+    except _SlowStream:
+        return None, partial.received
     finally:
         partial.cancel()  # a no-op after finish(); on an error, stops the hasher thread
 

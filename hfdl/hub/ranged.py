@@ -12,14 +12,19 @@ most that much per part; the bytes past a part's recorded offset are simply fetc
 The sidecar is written *before* the file is grown to its full size: a file without a sidecar
 is always a plain prefix (what the single-stream path writes), never a sparse one.
 
-Falling back: the first request is the probe. A ``200`` to it (the server ignored ``Range``)
-or a ``206`` without ``Accept-Ranges: bytes`` means one stream. For a fresh file the probe is
-also a speed test: its first ``PROBE_BYTES``, timed from the headers on, arriving at
-``FAST_CONNECTION_BYTES_PER_SECOND`` or more mean one connection is enough (parallel parts
-would only cost CPU and push the hash to the end). In both cases the file is cut back to the
-prefix that is known good, the sidecar is deleted, and the caller's single-stream path takes
-over (which itself truncates to zero on a ``200``), so bytes are never appended to a body
-that started elsewhere. A slow probe connection is not wasted: it goes on as part 0.
+When: a fresh file starts as one plain stream (:mod:`hfdl.hub.transfer`) with a speed probe
+(:class:`hfdl.hub.body.SpeedProbe`): its first ``PROBE_BYTES``, timed from the headers on,
+arriving at ``FAST_CONNECTION_BYTES_PER_SECOND`` or more mean one connection is enough
+(parallel parts would only cost CPU and push the hash to the end), and the stream goes on to
+the end with no extra request. A slower stream, from a server that says ``Accept-Ranges:
+bytes``, stops there; this module then splits the rest of the file, whose received prefix
+counts as done. A file with a sidecar (split by an earlier try) goes on part by part.
+
+Falling back: the first part's request checks the server. A ``200`` to it (the server ignored
+``Range``) or a ``206`` without ``Accept-Ranges: bytes`` means one stream: the file is cut
+back to the prefix that is known good, the sidecar is deleted, and the caller's single-stream
+path takes over (which itself truncates to zero on a ``200``), so bytes are never appended to
+a body that started elsewhere.
 
 Politeness: every part takes a slot of its host's :class:`HostLimiter` (``max_connections``
 per host, shared by all files of the process). A 429 or 503 on a part halves the host's
@@ -35,7 +40,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,10 +50,8 @@ from hfdl.hub.hashing import FileHasher, new_hasher
 from hfdl.hub.part_worker import (
     CheckStatus,
     OpenStream,
-    Resume,
     Transfer,
     probe,
-    receive_part,
     worker,
 )
 from hfdl.hub.parts import (
@@ -129,45 +131,15 @@ def fetch_ranged(
             progress_lock=threading.Lock(),
         )
         todo = [i for i, (a, b, d) in enumerate(parts.parts) if d < b - a]
-        first = None
-        sock: Resume | None = None
-        fallback = False
-        if todo:
-            first = probe(transfer, todo[0])
-            fallback = first is None  # the server does not serve ranges
-            if first is not None and not already:
-                # A fresh file: time its first PROBE_BYTES on one connection. A connection that
-                # fast needs no company (parallel streams would only add CPU and leave the hash
-                # to the end); a slow one (a capped CDN, a long round trip) gets it.
-                # Timed from the headers on: the rate of the connection, not its latency.
-                asked = time.monotonic()
-                try:
-                    sock = receive_part(transfer, todo[0], first, stop_at=PROBE_BYTES)
-                except BaseException:
-                    first.close()
-                    transfer.limiter.release()
-                    raise
-                rate = PROBE_BYTES / max(time.monotonic() - asked, 1e-6)
-                fallback = rate >= FAST_CONNECTION_BYTES_PER_SECOND
-                if fallback:
-                    # Finish part 0 on this connection (closing it mid-body would waste what
-                    # the server already sent), then the single stream takes the rest.
-                    try:
-                        if sock is not None:
-                            receive_part(transfer, todo[0], first, resume=sock)
-                    finally:
-                        first.close()
-                        first, sock = None, None
-                        transfer.limiter.release()
-        if fallback:
-            # One stream: the file goes back to a plain prefix that the caller's single
-            # stream resumes (and reports again, hence the negative progress).
-            parts.save()
+        first = probe(transfer, todo[0]) if todo else None
+        if todo and first is None:
+            # The server does not serve ranges: the file goes back to a plain prefix that the
+            # caller's single stream resumes (and reports again, hence the negative progress).
             progress(-parts.done_bytes())
             os.close(fd)
             fd = -1
             abandon_parts(incomplete)
-            return RangedOutcome(None, transfer.transferred)
+            return RangedOutcome(None, 0)
         # The hash is sequential: it follows the file's leading run of finished bytes during
         # the transfer (part 0 as it streams, then each next part once its predecessors are
         # done), and catches up on the rest at the end.
@@ -177,7 +149,7 @@ def fetch_ranged(
             threads = [
                 threading.Thread(
                     target=worker,
-                    args=(transfer, index, first if n == 0 else None, sock if n == 0 else None),
+                    args=(transfer, index, first if n == 0 else None, None),
                     daemon=True,
                 )
                 for n, index in enumerate(todo)

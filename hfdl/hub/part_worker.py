@@ -9,10 +9,9 @@ offset of the partial file while recording progress.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx2
@@ -135,12 +134,11 @@ def worker(
     transfer: Transfer,
     index: int,
     response: httpx2.Response | None,
-    sock: Resume | None,
 ) -> None:
     """Fetch part ``index`` to its end.
 
-    ``response``: the speed probe's, already open and holding a slot; ``sock``: its socket,
-    which the rest of its body is read from.
+    ``response``: the first part's, already open (it checked that the server serves ranges)
+    and holding a slot; ``None`` for the others, which open their own.
     """
     try:
         while not transfer.abort.is_set():
@@ -166,8 +164,7 @@ def worker(
                     raise HubUnavailable(
                         f"the server stopped serving ranges in the middle of {transfer.where}"
                     )
-                receive_part(transfer, index, response, resume=sock)
-                sock = None
+                receive_part(transfer, index, response)
             finally:
                 response.close()
                 response = None
@@ -177,32 +174,20 @@ def worker(
             transfer.error = error
         transfer.abort.set()
     finally:
-        if response is not None:  # aborted before streaming the probe's response
+        if response is not None:  # aborted before streaming the first part's response
             response.close()
             transfer.limiter.release()
 
 
-def receive_part(
-    transfer: Transfer,
-    index: int,
-    response: httpx2.Response,
-    stop_at: int | None = None,
-    resume: Resume | None = None,
-) -> Resume | None:
+def receive_part(transfer: Transfer, index: int, response: httpx2.Response) -> None:
     """Write the body of one part at its offset, recording progress every flush interval.
 
-    ``stop_at``: return once the file holds the part's bytes up to this offset (the speed
-    probe); the response is then left unfinished. ``resume``: the socket returned by that
-    earlier call, to read the rest of the body from (the library's parser is not used again).
-
-    Returns:
-        The socket the body was read from directly and the library's iterator over the
-        body (kept alive: dropping it would close the connection), or ``None`` when the
-        body went through the library's loop.
+    Raises:
+        HubUnavailable, StalledTransfer, AttemptTimeout: as ``fetch_blob``; returns quietly
+        when another part failed (the bytes written so far stay recorded).
     """
     start, end, done = transfer.parts.parts[index]
     position = start + done
-    limit = end if stop_at is None else min(end, stop_at)
     unflushed = 0
 
     def write(data: bytes | memoryview) -> None:
@@ -235,40 +220,29 @@ def receive_part(
         if transfer.deadline is not None and time.monotonic() > transfer.deadline:
             raise AttemptTimeout(f"the attempt's time limit ran out during {transfer.where}")
 
-    read_timeout = transfer.timeout.read
     try:
-        if resume is not None:
-            sock: socket.socket | None = resume[0]
-            chunks = resume[1]  # with no socket, the library's loop goes on below
-        else:
-            chunks = response.iter_raw()
-            write(next(chunks, b""))
-            sock = direct_socket(response, end - position, min_bytes=0)
+        chunks = response.iter_raw()
+        write(next(chunks, b""))
+        sock = direct_socket(response, end - position, min_bytes=0)
         if sock is None:
             for chunk in chunks:
                 write(chunk)
-                if position >= limit:
-                    break
-        elif position < limit:
+        elif position < end:
             receive_exact(
                 sock,
-                limit - position,
+                end - position,
                 write,
-                read_timeout=read_timeout,
+                read_timeout=transfer.timeout.read,
                 describe=lambda: f"a part of {transfer.where}",
             )
     except Aborted:
-        return None
+        return
     except httpx2.TimeoutException as error:
         raise StalledTransfer(f"a part of {transfer.where} stalled") from error
     except httpx2.TransportError as error:
         raise HubUnavailable(f"the connection broke during {transfer.where}: {error}") from error
-    if position < limit:
+    if position < end:
         raise HubUnavailable(f"a part of {transfer.where} ended early")
-    return sock, chunks
-
-
-Resume = tuple[socket.socket | None, Iterator[bytes]]
 
 
 class Aborted(Exception):

@@ -149,7 +149,7 @@ def fetch_ranged(
             threads = [
                 threading.Thread(
                     target=worker,
-                    args=(transfer, index, first if n == 0 else None, None),
+                    args=(transfer, index, first if n == 0 else None),
                     daemon=True,
                 )
                 for n, index in enumerate(todo)

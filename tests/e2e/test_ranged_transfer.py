@@ -107,20 +107,31 @@ def test_small_files_stay_one_request(hub: HubServer, tmp_path: Path) -> None:
     assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
 
 
-def test_server_ignoring_range_gets_one_clean_stream(hub: HubServer, tmp_path: Path) -> None:
-    repo_id, _ = make_repo(hub)
-    fetcher = Fetcher(hub, tmp_path, repo_id)
-    settings = RangedSettings(connections_per_file=8, max_connections=16)
-    # A first try that leaves a ranged partial: parts written at several offsets.
-    # (Trickled, so the speed probe finds the connection slow and splits the file.)
+def leave_ranged_partial(hub: HubServer, fetcher: Fetcher, settings: RangedSettings) -> None:
+    """A first try that splits the file and is cut: parts written at several offsets.
+
+    (Trickled, so the speed probe finds the connection slow and splits the file.) Faults and
+    the request log are cleared afterwards.
+    """
     hub.inject(
-        (repo_id, WEIGHTS), origin="cdn", cut_after=3 * MIB, trickle=(256 * 1024, 0.01), times=None
+        (fetcher.repo_id, WEIGHTS),
+        origin="cdn",
+        cut_after=3 * MIB,
+        trickle=(256 * 1024, 0.01),
+        times=None,
     )
     with pytest.raises(HubUnavailable):
         fetcher(ranged=settings)
     assert Path(f"{fetcher.partial}.parts").exists()
     hub.reset_faults()
     hub.clear_requests()
+
+
+def test_server_ignoring_range_gets_one_clean_stream(hub: HubServer, tmp_path: Path) -> None:
+    repo_id, _ = make_repo(hub)
+    fetcher = Fetcher(hub, tmp_path, repo_id)
+    settings = RangedSettings(connections_per_file=8, max_connections=16)
+    leave_ranged_partial(hub, fetcher, settings)
     hub.throttle = Throttle(ignore_range=True)
 
     fetcher(ranged=settings)
@@ -137,15 +148,7 @@ def test_throttled_parts_back_off_and_recover(hub: HubServer, tmp_path: Path) ->
     repo_id, _ = make_repo(hub)
     fetcher = Fetcher(hub, tmp_path, repo_id)
     settings = RangedSettings(connections_per_file=8, max_connections=4)
-    # A first try splits the file (slow probe) and is cut: a ranged partial is left.
-    hub.inject(
-        (repo_id, WEIGHTS), origin="cdn", cut_after=3 * MIB, trickle=(256 * 1024, 0.01), times=None
-    )
-    with pytest.raises(HubUnavailable):
-        fetcher(ranged=settings)
-    assert Path(f"{fetcher.partial}.parts").exists()
-    hub.reset_faults()
-    hub.clear_requests()
+    leave_ranged_partial(hub, fetcher, settings)
     part_table._LIMITERS.clear()
     # The next try goes on part by part, and the first three part requests are throttled.
     hub.inject((repo_id, WEIGHTS), origin="cdn", status=429, retry_after="0", times=3)

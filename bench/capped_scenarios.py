@@ -130,7 +130,8 @@ def capped(root: Path, hub: BenchHub, profile: Profile, log: Path) -> Scenario:
         hub.server.throttle = None
     scenario.notes.append(
         "Every output was sha256-checked against the served blobs. hfdl uses its defaults "
-        "(connections_per_file 8, max_connections 16, concurrent_downloads 1); aria2c opens up "
-        "to 16 connections per file and 5 files at once."
+        "(connections_per_file 16, max_connections 16 per host shared by a model's files fetched "
+        "side by side, concurrent_downloads 1); aria2c opens up to 16 connections per file and "
+        "5 files at once; hf download runs 8 files at once, one connection each."
     )
     return scenario

@@ -340,9 +340,10 @@ class Settings:
         minimum=1,
         maximum=128,
         env=("HFDL_MAX_CONNECTIONS",),
-        description="Upper bound on the ranged connections open to one host at once, shared "
-        "by every file a run downloads. On HTTP 429 or 503 the allowance halves (down to 1) and "
-        "doubles back with each part that completes.",
+        description="Upper bound on the download connections open to one host at once: the "
+        "ranged parts of large files and the single streams of small ones, shared by every file "
+        "a run downloads (a model's files are fetched side by side). On HTTP 429 or 503 the "
+        "allowance halves (down to 1) and doubles back with each part that completes.",
     )
     endpoint: str = setting(
         default="https://huggingface.co",

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from hfdl.config import Settings
 from hfdl.engine.events import ModelOutcome, RunObserver
 from hfdl.engine.plan import ModelPlan
+from hfdl.engine.progress import FileProgress, ModelProgress, RetryCounter, SiblingFailed
 from hfdl.engine.retry import RetryPolicy, is_retryable, is_temporary
 from hfdl.errors import AttemptTimeout, Cancelled, HfdlError, NotWritable
 from hfdl.hub.cache import RepoCache
@@ -23,56 +24,6 @@ from hfdl.store import Store
 
 if TYPE_CHECKING:
     from hfdl.hub.client import HubClient
-
-# Progress reaches the DB at most this often, so `hfdl status` in another process can show it
-# without every 4 MiB chunk costing a SQLite transaction.
-PROGRESS_WRITE_INTERVAL_SECONDS = 2.0
-
-
-class _Progress:
-    """Counts a model's bytes; tells the observer, writes the DB now and then, checks stop."""
-
-    def __init__(
-        self,
-        *,
-        name: str,
-        bytes_total: int,
-        store: Store,
-        attempt_id: int,
-        observer: RunObserver,
-        stop: threading.Event | None,
-    ) -> None:
-        self.name = name
-        self.bytes_total = bytes_total
-        self.bytes_done = 0
-        self.bytes_transferred = 0
-        self._store = store
-        self._attempt_id = attempt_id
-        self._observer = observer
-        self._stop = stop
-        self._last_write = 0.0
-
-    def add_existing(self, nbytes: int) -> None:
-        """Count bytes that were already on disk (complete blobs, partial files)."""
-        self.bytes_done += nbytes
-
-    def __call__(self, nbytes: int) -> None:
-        if self._stop is not None and self._stop.is_set():
-            raise Cancelled("the run was asked to stop")
-        self.bytes_done += nbytes
-        self._observer.model_progress(self.name, self.bytes_done, self.bytes_total)
-        now = time.monotonic()
-        if now - self._last_write >= PROGRESS_WRITE_INTERVAL_SECONDS:
-            self._last_write = now
-            self.flush()
-
-    def transferred(self, nbytes: int) -> None:
-        """Count bytes that came over the network."""
-        self.bytes_transferred += nbytes
-
-    def flush(self) -> None:
-        """Write the current progress to the DB."""
-        self._store.update_attempt_progress(self._attempt_id, self.bytes_done, self.bytes_total)
 
 
 class ModelDownloader:
@@ -169,7 +120,7 @@ class ModelDownloader:
         commit = plan.revision.commit_sha
         attempt_id = self.store.start_attempt(self.session_id, plan.name, plan.bytes_total)
         self.store.set_model_status(plan.name, "downloading")
-        progress = _Progress(
+        progress = ModelProgress(
             name=plan.name,
             bytes_total=plan.bytes_total,
             store=self.store,
@@ -183,13 +134,10 @@ class ModelDownloader:
             plan.name, plan.bytes_total, progress.bytes_done + plan.bytes_partial, len(plan.missing)
         )
         # Retries of this transfer; the plan's (its Hub API calls) are recorded with them.
-        retries = 0
+        counter = RetryCounter()
         try:
             with cache_writes(self.settings.download_directory):
-                for remote_file in plan.missing:
-                    retries = self._fetch_with_retries(
-                        plan, remote_file, repo_cache, progress, deadline, retries
-                    )
+                self._fetch_files(plan, repo_cache, progress, deadline, counter)
                 self._publish(plan, repo_cache)
         except Cancelled:
             progress.flush()
@@ -197,7 +145,7 @@ class ModelDownloader:
                 attempt_id,
                 "interrupted",
                 bytes_downloaded=progress.bytes_transferred,
-                retries=plan.retries + retries,
+                retries=plan.retries + counter.count,
                 error="stopped by a signal",
                 commit_sha=commit,
             )
@@ -209,7 +157,7 @@ class ModelDownloader:
                 attempt_id,
                 "failed",
                 bytes_downloaded=progress.bytes_transferred,
-                retries=plan.retries + retries,
+                retries=plan.retries + counter.count,
                 error=message,
                 commit_sha=commit,
             )
@@ -220,7 +168,7 @@ class ModelDownloader:
                 commit_sha=commit,
                 bytes_downloaded=progress.bytes_transferred,
                 bytes_total=plan.bytes_total,
-                retries=plan.retries + retries,
+                retries=plan.retries + counter.count,
                 duration_seconds=time.monotonic() - started,
                 error=message,
                 hint=error.hint,
@@ -231,7 +179,7 @@ class ModelDownloader:
             attempt_id,
             "completed",
             bytes_downloaded=progress.bytes_transferred,
-            retries=plan.retries + retries,
+            retries=plan.retries + counter.count,
             error=None,
             commit_sha=commit,
         )
@@ -255,27 +203,79 @@ class ModelDownloader:
             bytes_downloaded=progress.bytes_transferred,
             bytes_total=plan.bytes_total,
             files_downloaded=len(plan.missing),
-            retries=plan.retries + retries,
+            retries=plan.retries + counter.count,
             duration_seconds=time.monotonic() - started,
         )
+
+    def _fetch_files(
+        self,
+        plan: ModelPlan,
+        repo_cache: RepoCache,
+        progress: ModelProgress,
+        deadline: float,
+        counter: RetryCounter,
+    ) -> None:
+        """Fetch the plan's missing files, several at once.
+
+        Up to ``max_connections`` files are in flight (largest first, so the longest transfer
+        starts at once); each request takes a slot of the host's connection limiter, so the
+        files and the parts of large ones share ``max_connections`` connections. The first
+        file that fails for good stops the others where they are (their partial files stay)
+        and its error is raised; a stop request raises ``Cancelled``.
+        """
+        pending = sorted(plan.missing, key=lambda remote_file: -remote_file.size)
+        workers = min(len(pending), self.settings.max_connections)
+        if workers <= 1:
+            for remote_file in pending:
+                self._fetch_with_retries(plan, remote_file, repo_cache, progress, deadline, counter)
+            return
+        queue_lock = threading.Lock()
+        errors: list[BaseException] = []
+
+        def work() -> None:
+            while not progress.sibling_failed.is_set():
+                with queue_lock:
+                    if not pending:
+                        return
+                    remote_file = pending.pop(0)
+                try:
+                    self._fetch_with_retries(
+                        plan, remote_file, repo_cache, progress, deadline, counter
+                    )
+                except SiblingFailed:
+                    return
+                except BaseException as error:  # raised in the calling thread below
+                    with queue_lock:
+                        errors.append(error)
+                    progress.sibling_failed.set()
+                    return
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            # A stop request wins: the model goes back to pending rather than failed.
+            raise next((e for e in errors if isinstance(e, Cancelled)), errors[0])
 
     def _fetch_with_retries(
         self,
         plan: ModelPlan,
         remote_file: RemoteFile,
         repo_cache: RepoCache,
-        progress: _Progress,
+        progress: ModelProgress,
         deadline: float,
-        retries: int,
-    ) -> int:
-        """Fetch one file, retrying retryable errors; return the model's retry count so far."""
+        counter: RetryCounter,
+    ) -> None:
+        """Fetch one file, retrying retryable errors (counted in ``counter``)."""
         from hfdl.hub.parts import RangedSettings
         from hfdl.hub.transfer import fetch_blob  # the engine loads only when bytes move
 
         assert plan.revision is not None
         commit = plan.revision.commit_sha
         while True:
-            before = progress.bytes_done
+            file_progress = FileProgress(progress)
             try:
                 result = fetch_blob(
                     url=self.client.file_url(plan.name, commit, remote_file.path),
@@ -284,24 +284,23 @@ class ModelDownloader:
                     remote_file=remote_file,
                     repo_id=plan.name,
                     commit_sha=commit,
-                    progress=progress,
+                    progress=file_progress,
                     stall_timeout=float(self.settings.stall_timeout_seconds),
                     deadline=deadline,
                     ranged=RangedSettings.from_settings(self.settings),
                 )
                 progress.transferred(result.transferred)
-                return retries
+                return
             except HfdlError as error:
                 # Bytes counted for a failed try are recounted from disk on the next one.
-                progress.transferred(max(0, progress.bytes_done - before))
-                progress.bytes_done = before
+                progress.forget(file_progress.counted)
                 if isinstance(error, AttemptTimeout) or not is_retryable(error):
                     raise
-                if retries >= self.policy.max_retries:
+                retries = counter.take(self.policy.max_retries)
+                if retries is None:
                     raise type(error)(
-                        f"{error} (gave up after {retries} retries)", hint=error.hint
+                        f"{error} (gave up after {counter.count} retries)", hint=error.hint
                     ) from error
-                retries += 1
                 delay = self.policy.delay(retries, error)
                 if time.monotonic() + delay > deadline:
                     raise AttemptTimeout(

@@ -37,8 +37,34 @@ from hfdl.hub.remote import RemoteFile
 DIRECT_READ_MIN_BYTES = 16 * 1024 * 1024
 # One receive at most: the socket gives what it has, up to this.
 RECEIVE_BUFFER_BYTES = 1024 * 1024
+# Reads are gathered until at least this much is in the buffer before it is written out.
+FILL_BYTES = 256 * 1024
 
 ProgressCallback = Callable[[int], None]
+
+
+class SpeedProbe:
+    """Times a single stream's first bytes: too slow means parallel ranges would do better.
+
+    Args:
+        probe_bytes: how many bytes decide (timed from the response headers on: the rate of
+            the connection, not its latency).
+        fast_bytes_per_second: at or above this rate, the one stream goes on to the end.
+    """
+
+    def __init__(self, probe_bytes: int, fast_bytes_per_second: float) -> None:
+        self.probe_bytes = probe_bytes
+        self.fast_bytes_per_second = fast_bytes_per_second
+        self.started = time.monotonic()
+
+    def too_slow(self, received: int) -> bool:
+        """Whether ``received`` bytes since the start came slower than the fast rate."""
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        return received / elapsed < self.fast_bytes_per_second
+
+
+class _SlowStream(Exception):
+    """The speed probe found the connection slow: the stream stops, ranged parts take over."""
 
 
 class _PartialFile:
@@ -52,8 +78,10 @@ class _PartialFile:
         where: str,
         progress: ProgressCallback,
         deadline: float | None,
+        probe: SpeedProbe | None = None,
     ) -> None:
         self.expected = remote_file.size
+        self._probe = probe
         self.existing = existing
         self.received = 0
         self.where = where
@@ -96,6 +124,10 @@ class _PartialFile:
         self._progress(size)
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise AttemptTimeout(f"the attempt's time limit ran out during {self.where}")
+        if self._probe is not None and self.received >= self._probe.probe_bytes:
+            probe, self._probe = self._probe, None
+            if probe.too_slow(self.received):
+                raise _SlowStream
 
     def finish(self) -> str:
         """Wait for the hasher; return the hex digest of the whole file."""
@@ -133,8 +165,12 @@ def stream_body(
     progress: ProgressCallback,
     deadline: float | None,
     read_timeout: float | None,
-) -> tuple[str, int]:
+    probe: SpeedProbe | None = None,
+) -> tuple[str | None, int]:
     """Append the response body to the partial file; return the file's digest and bytes read.
+
+    With a ``probe``, a connection found slow stops early: the digest is then ``None`` and the
+    file holds a plain prefix (everything received, durable) for ranged parts to go on from.
 
     Args:
         response: an open streaming response (status already checked).
@@ -145,12 +181,13 @@ def stream_body(
         progress: called with each number of new bytes.
         deadline: ``time.monotonic()`` after which the attempt is abandoned.
         read_timeout: seconds without a byte before the transfer counts as stalled.
+        probe: times the first bytes (see :class:`SpeedProbe`); ``None``: read to the end.
 
     Raises:
         StalledTransfer, HubUnavailable, AttemptTimeout, IntegrityError: as ``fetch_blob``.
         OSError: writing the file failed (a full disk among others).
     """
-    partial = _PartialFile(incomplete, remote_file, existing, where, progress, deadline)
+    partial = _PartialFile(incomplete, remote_file, existing, where, progress, deadline, probe)
     chunks: Iterator[bytes] | None = None
     try:
         try:
@@ -178,6 +215,8 @@ def stream_body(
                     close()
             partial.close()
         return partial.finish(), partial.received
+    except _SlowStream:
+        return None, partial.received
     finally:
         partial.cancel()  # a no-op after finish(); on an error, stops the hasher thread
 
@@ -223,29 +262,68 @@ def direct_socket(
 
 
 def _receive_into(sock: socket.socket, partial: _PartialFile, read_timeout: float | None) -> None:
-    """Receive the rest of the body from ``sock`` into one reused buffer, appending it."""
-    buffer = bytearray(RECEIVE_BUFFER_BYTES)
-    view = memoryview(buffer)
+    """Receive the rest of the body from ``sock``, appending it to the partial file."""
+    receive_exact(
+        sock,
+        partial.expected - partial.position,
+        partial.append,
+        read_timeout=read_timeout,
+        describe=lambda: f"the transfer of {partial.where} after {partial.position} bytes",
+    )
+
+
+def receive_exact(
+    sock: socket.socket,
+    remaining: int,
+    write: Callable[[memoryview], None],
+    *,
+    read_timeout: float | None,
+    describe: Callable[[], str],
+) -> None:
+    """Receive exactly ``remaining`` bytes from ``sock`` into one reused buffer.
+
+    ``write`` gets the bytes in chunks of at least ``FILL_BYTES`` (less only for the last):
+    a TLS socket hands over one 16 KiB record per read, and paying a write, a hash step and a
+    progress report per record costs more than the decryption. Bytes already received are
+    handed to ``write`` before an error is raised, so a resume never fetches them again.
+
+    Args:
+        sock: the connection, positioned at the body.
+        remaining: the bytes still expected.
+        write: takes each filled chunk (a view into the reused buffer: copy to keep it).
+        read_timeout: seconds without a byte before the transfer counts as stalled.
+        describe: names the transfer for error messages ("the transfer of X after N bytes").
+
+    Raises:
+        StalledTransfer: no byte for ``read_timeout`` seconds.
+        HubUnavailable: the connection broke or closed before ``remaining`` bytes.
+    """
+    buffer = memoryview(bytearray(RECEIVE_BUFFER_BYTES))
     sock.settimeout(read_timeout)
-    while partial.position < partial.expected:
-        want = min(RECEIVE_BUFFER_BYTES, partial.expected - partial.position)
+    while remaining > 0:
+        want = min(RECEIVE_BUFFER_BYTES, remaining)
+        enough = min(FILL_BYTES, want)
+        filled = 0
         try:
-            got = sock.recv_into(view, want)
-        except TimeoutError as error:
-            raise StalledTransfer(
-                f"the transfer of {partial.where} stalled (no data) after {partial.position} bytes"
-            ) from error
-        except OSError as error:
-            raise HubUnavailable(
-                f"the connection broke during {partial.where} after {partial.position} "
-                f"bytes: {error}"
-            ) from error
-        if not got:
-            raise HubUnavailable(
-                f"the connection broke during {partial.where} after {partial.position} bytes: "
-                "the server closed it before the end of the body"
-            )
-        partial.append(view[:got])
+            while filled < enough:
+                try:
+                    got = sock.recv_into(buffer[filled:want])
+                except TimeoutError as error:
+                    raise StalledTransfer(f"{describe()} stalled (no data)") from error
+                except OSError as error:
+                    raise HubUnavailable(
+                        f"the connection broke during {describe()}: {error}"
+                    ) from error
+                if not got:
+                    raise HubUnavailable(
+                        f"the connection broke during {describe()}: the server closed it before"
+                        " the end of the body"
+                    )
+                filled += got
+        finally:
+            if filled:
+                write(buffer[:filled])
+        remaining -= filled
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

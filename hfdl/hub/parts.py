@@ -57,11 +57,11 @@ class HostLimiter:
         self.in_use = 0
         self._cond = threading.Condition()
 
-    def acquire(self, abort: threading.Event) -> bool:
+    def acquire(self, abort: threading.Event | None = None) -> bool:
         """Wait for a slot; ``False`` if ``abort`` was set meanwhile."""
         with self._cond:
             while self.in_use >= self.allowed:
-                if abort.is_set():
+                if abort is not None and abort.is_set():
                     return False
                 self._cond.wait(0.1)  # wakes to re-check abort
             self.in_use += 1

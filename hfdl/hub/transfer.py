@@ -19,31 +19,34 @@ import errno
 import os
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlparse
+from pathlib import Path
 
 import httpx2
 from filelock import FileLock
 from filelock import Timeout as LockTimeout
-from huggingface_hub.utils import get_session, hf_raise_for_status
+from huggingface_hub.utils import hf_raise_for_status
 
 from hfdl.errors import (
     AttemptTimeout,
     DiskFullError,
     HubUnavailable,
     IntegrityError,
-    StalledTransfer,
 )
-from hfdl.hub.body import ProgressCallback, stream_body
+from hfdl.hub.body import ProgressCallback
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.client import RemoteFile, translate_error
-from hfdl.hub.errormap import transport_error
 from hfdl.hub.hashing import hash_file, new_hasher
-from hfdl.hub.parts import RangedSettings, abandon_parts
-from hfdl.hub.ranged import fetch_ranged
-from hfdl.hub.untrusted import check_redirect
-
-MAX_REDIRECTS = 10
-CONNECT_TIMEOUT_SECONDS = 30.0
+from hfdl.hub.parts import (
+    MIN_PART_BYTES,
+    SIDECAR_SUFFIX,
+    RangedSettings,
+    abandon_parts,
+)
+from hfdl.hub.ranged import (
+    RangedOutcome,
+    fetch_ranged,
+)
+from hfdl.hub.stream import limited_stream, open_stream, timeout_for
 
 
 @dataclass(frozen=True)
@@ -56,54 +59,6 @@ class TransferResult:
 
     resumed_from: int
     transferred: int
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parsed = urlparse(url)
-    return parsed.scheme, (parsed.hostname or "").lower(), parsed.port
-
-
-def _open_stream(
-    url: str,
-    headers: dict[str, str],
-    range_start: int,
-    range_end: int | None,
-    timeout: httpx2.Timeout,
-) -> httpx2.Response:
-    """GET ``url`` as a stream, following redirects by hand.
-
-    Redirects within the Hub's origin keep the headers; a redirect to another origin (a CDN
-    with a signed URL) drops ``Authorization`` so the token never leaves the Hub.
-
-    Raises:
-        UntrustedMetadata: a redirect to anything but an http or https URL with a host.
-        HubUnavailable: too many redirects.
-    """
-    session = get_session()
-    request_headers = dict(headers)
-    request_headers["Accept-Encoding"] = "identity"  # sizes and offsets are of the raw bytes
-    if range_end is not None:  # one part of a ranged transfer (end inclusive)
-        request_headers["Range"] = f"bytes={range_start}-{range_end}"
-    elif range_start > 0:
-        request_headers["Range"] = f"bytes={range_start}-"
-    current = url
-    for _ in range(MAX_REDIRECTS):
-        request = session.build_request("GET", current, headers=request_headers, timeout=timeout)
-        response = session.send(request, stream=True, follow_redirects=False)
-        if not response.has_redirect_location:
-            return response
-        target = urljoin(current, response.headers["Location"])
-        response.close()
-        # Only http(s) with a host: never file://, a local socket or another scheme.
-        check_redirect(current, target)
-        if _origin(target) != _origin(current):
-            request_headers = {
-                key: value
-                for key, value in request_headers.items()
-                if key.lower() != "authorization"
-            }
-        current = target
-    raise HubUnavailable(f"too many redirects fetching {url}")
 
 
 def fetch_blob(
@@ -222,8 +177,11 @@ def _fetch_locked(
                 path=remote_file.path,
             ) from error
 
-    if ranged is not None and ranged.applies_to(expected):
-        outcome = fetch_ranged(
+    def split(reported: int) -> RangedOutcome:
+        # The ranged parts report the file's done bytes themselves: take back what was reported.
+        progress(-reported)
+        assert ranged is not None
+        return fetch_ranged(
             url=url,
             headers=headers,
             incomplete=incomplete,
@@ -231,18 +189,24 @@ def _fetch_locked(
             where=where,
             progress=progress,
             deadline=deadline,
-            timeout=_timeout(stall_timeout, deadline, where),
+            timeout=timeout_for(stall_timeout, deadline, where),
             settings=ranged,
-            open_stream=_open_stream,
+            open_stream=open_stream,
             check_status=check_status,
         )
-        if outcome is not None:
-            digest, transferred = outcome
-            _verify(incomplete, digest, remote_file, where)
+
+    splittable = ranged is not None and ranged.applies_to(expected)
+    if splittable and Path(f"{incomplete}{SIDECAR_SUFFIX}").exists():
+        # An earlier try split this file: it goes on part by part.
+        outcome = split(0)
+        if outcome.digest is not None:
+            _verify(incomplete, outcome.digest, remote_file, where)
             os.replace(incomplete, blob)
             # Every byte not received now was recorded done before: that is what was resumed.
-            return TransferResult(resumed_from=expected - transferred, transferred=transferred)
-    # A ranged partial (this run's fallback, or a run with other settings) becomes a prefix.
+            return TransferResult(
+                resumed_from=expected - outcome.transferred, transferred=outcome.transferred
+            )
+    # A ranged partial (the server stopped serving ranges, or other settings) becomes a prefix.
     abandon_parts(incomplete)
     existing = repo_cache.partial_size(remote_file.etag)
     if existing > expected:
@@ -253,6 +217,7 @@ def _fetch_locked(
         progress(existing)
     resumed_from = existing
     transferred = 0
+    digest: str | None = None
 
     if existing >= expected:
         # Complete but never published (a crash between the last byte and the rename), or an
@@ -261,61 +226,42 @@ def _fetch_locked(
         hasher = new_hasher(remote_file)
         hash_file(incomplete, existing, hasher)
         digest = str(hasher.hexdigest())
-    else:
-        timeout = _timeout(stall_timeout, deadline, where)
-        try:
-            response = _open_stream(url, headers, existing, None, timeout)
-        except httpx2.TimeoutException as error:
-            raise StalledTransfer(f"no answer within {stall_timeout:g}s for {where}") from error
-        except httpx2.TransportError as error:
-            # A refused certificate is permanent; a broken connection is retried.
-            raise transport_error(error, f"connection failed for {where}") from error
-        try:
-            if response.status_code >= 400:
-                response.read()
-                check_status(response)
-            if existing and response.status_code == 200:
-                # The server ignored our Range header: the body starts at byte 0.
-                os.truncate(incomplete, 0)
-                progress(-existing)
-                existing = 0
-            elif existing and response.status_code == 206:
-                content_range = response.headers.get("Content-Range", "")
-                if not content_range.startswith(f"bytes {existing}-"):
-                    raise HubUnavailable(f"unexpected Content-Range {content_range!r} for {where}")
-            digest, transferred = stream_body(
-                response,
-                incomplete,
-                remote_file,
-                existing,
-                where=where,
-                progress=progress,
-                deadline=deadline,
-                read_timeout=timeout.read,
-            )
-        finally:
-            response.close()
+    # One try with a speed probe when the file could be split, then (after a split the server
+    # refused) one without.
+    for probing in (splittable, False):
+        if digest is not None:
+            break
+        existing = repo_cache.partial_size(remote_file.etag)
+        stream = limited_stream(
+            ranged,
+            url=url,
+            headers=headers,
+            incomplete=incomplete,
+            remote_file=remote_file,
+            existing=existing,
+            where=where,
+            progress=progress,
+            stall_timeout=stall_timeout,
+            deadline=deadline,
+            check_status=check_status,
+            probe=probing and expected - existing >= 2 * MIN_PART_BYTES,
+        )
+        transferred += stream.received
+        if stream.restarted:
+            resumed_from = 0
+        digest = stream.digest
+        if digest is None:
+            # Slow: the rest of the file goes as parallel ranges from the received prefix.
+            outcome = split(existing + stream.received)
+            transferred += outcome.transferred
+            digest = outcome.digest
+            if digest is None:  # the server would not serve ranges after all
+                progress(repo_cache.partial_size(remote_file.etag))
 
+    assert digest is not None
     _verify(incomplete, digest, remote_file, where)
     os.replace(incomplete, blob)
     return TransferResult(resumed_from=resumed_from, transferred=transferred)
-
-
-def _timeout(stall_timeout: float, deadline: float | None, where: str) -> httpx2.Timeout:
-    """Timeouts of one request: a read may not block past the attempt's deadline either."""
-    if deadline is None:
-        return httpx2.Timeout(
-            connect=CONNECT_TIMEOUT_SECONDS, read=stall_timeout, write=stall_timeout, pool=None
-        )
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise AttemptTimeout(f"time ran out before {where}")
-    return httpx2.Timeout(
-        connect=min(CONNECT_TIMEOUT_SECONDS, remaining),
-        read=min(stall_timeout, remaining),
-        write=min(stall_timeout, remaining),
-        pool=None,
-    )
 
 
 def _verify(incomplete: os.PathLike[str], digest: str, remote_file: RemoteFile, where: str) -> None:

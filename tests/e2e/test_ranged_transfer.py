@@ -7,6 +7,7 @@ downloader calls it), plus one ``hfdl run`` killed with SIGKILL to prove the sid
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import signal
 from collections.abc import Iterator
@@ -15,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from hfdl.errors import HubUnavailable
+from hfdl.hub import body, part_worker, stream
 from hfdl.hub import parts as part_table
-from hfdl.hub import ranged
 from hfdl.hub.parts import RangedSettings
+from hfdl.hub.ranged import PROBE_BYTES
 from tests.e2e.test_transfer_engine import Fetcher
 from tests.hubserver import HubServer
 from tests.hubserver.throttle import Throttle
@@ -55,6 +57,12 @@ def cdn_gets(hub: HubServer) -> list[str | None]:
     return [record.range for record in gets]
 
 
+def cdn_bytes_sent(hub: HubServer) -> int:
+    """Body bytes the CDN sent for the weights."""
+    gets = hub.find_requests(lambda r: r.filename == WEIGHTS, origin="cdn", method="GET")
+    return sum(record.bytes_sent for record in gets)
+
+
 def test_large_file_is_fetched_as_parallel_ranges_and_verified(
     hub: HubServer, tmp_path: Path
 ) -> None:
@@ -63,12 +71,26 @@ def test_large_file_is_fetched_as_parallel_ranges_and_verified(
     # Capped well below FAST_CONNECTION_BYTES_PER_SECOND: the speed probe asks for company.
     hub.throttle = Throttle(rate=32 * MIB)
 
-    fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=16))
+    result = fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=16))
 
     ranges = cdn_gets(hub)
-    # One request per part, each a closed range (the speed probe's goes on as part 0).
-    assert len(ranges) == len(set(ranges)) == parts_of(SIZE, 8) >= 2
-    assert all(r is not None and r.startswith("bytes=") and not r.endswith("-") for r in ranges)
+    # First one plain stream (the speed probe), then one request per remaining part, each a
+    # closed range starting at or after what the probe received.
+    assert ranges[0] is None
+    parts = ranges[1:]
+    assert len(parts) == len(set(parts)) >= 2
+    spans = sorted(
+        (int(first), int(last))
+        for first, last in (r.removeprefix("bytes=").split("-") for r in parts if r)
+    )
+    assert len(spans) == len(parts)
+    assert spans[0][0] >= PROBE_BYTES
+    assert spans[-1][1] == SIZE - 1
+    assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(spans))
+    # The probe's prefix was kept, not fetched again (a little of its last chunk may have
+    # been in flight when it was closed).
+    assert cdn_bytes_sent(hub) < SIZE + 2 * MIB
+    assert (result.transferred, result.resumed_from) == (SIZE, 0)
     assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
     assert not fetcher.partial.exists()
     assert not Path(f"{fetcher.partial}.parts").exists()
@@ -85,20 +107,31 @@ def test_small_files_stay_one_request(hub: HubServer, tmp_path: Path) -> None:
     assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
 
 
-def test_server_ignoring_range_gets_one_clean_stream(hub: HubServer, tmp_path: Path) -> None:
-    repo_id, _ = make_repo(hub)
-    fetcher = Fetcher(hub, tmp_path, repo_id)
-    settings = RangedSettings(connections_per_file=8, max_connections=16)
-    # A first try that leaves a ranged partial: parts written at several offsets.
-    # (Trickled, so the speed probe finds the connection slow and splits the file.)
+def leave_ranged_partial(hub: HubServer, fetcher: Fetcher, settings: RangedSettings) -> None:
+    """A first try that splits the file and is cut: parts written at several offsets.
+
+    (Trickled, so the speed probe finds the connection slow and splits the file.) Faults and
+    the request log are cleared afterwards.
+    """
     hub.inject(
-        (repo_id, WEIGHTS), origin="cdn", cut_after=3 * MIB, trickle=(256 * 1024, 0.01), times=None
+        (fetcher.repo_id, WEIGHTS),
+        origin="cdn",
+        cut_after=3 * MIB,
+        trickle=(256 * 1024, 0.01),
+        times=None,
     )
     with pytest.raises(HubUnavailable):
         fetcher(ranged=settings)
     assert Path(f"{fetcher.partial}.parts").exists()
     hub.reset_faults()
     hub.clear_requests()
+
+
+def test_server_ignoring_range_gets_one_clean_stream(hub: HubServer, tmp_path: Path) -> None:
+    repo_id, _ = make_repo(hub)
+    fetcher = Fetcher(hub, tmp_path, repo_id)
+    settings = RangedSettings(connections_per_file=8, max_connections=16)
+    leave_ranged_partial(hub, fetcher, settings)
     hub.throttle = Throttle(ignore_range=True)
 
     fetcher(ranged=settings)
@@ -114,10 +147,14 @@ def test_server_ignoring_range_gets_one_clean_stream(hub: HubServer, tmp_path: P
 def test_throttled_parts_back_off_and_recover(hub: HubServer, tmp_path: Path) -> None:
     repo_id, _ = make_repo(hub)
     fetcher = Fetcher(hub, tmp_path, repo_id)
+    settings = RangedSettings(connections_per_file=8, max_connections=4)
+    leave_ranged_partial(hub, fetcher, settings)
+    part_table._LIMITERS.clear()
+    # The next try goes on part by part, and the first three part requests are throttled.
     hub.inject((repo_id, WEIGHTS), origin="cdn", status=429, retry_after="0", times=3)
-    hub.throttle = Throttle(rate=32 * MIB)  # slow enough for the probe to want parallel parts
+    hub.throttle = Throttle(rate=32 * MIB)
 
-    fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=4))
+    fetcher(ranged=settings)
 
     assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
     assert part_table._LIMITERS, "no host limiter was used"
@@ -125,7 +162,7 @@ def test_throttled_parts_back_off_and_recover(hub: HubServer, tmp_path: Path) ->
     gets = hub.find_requests(lambda r: r.filename == WEIGHTS, origin="cdn", method="GET")
     served = [record for record in gets if record.status == 206]
     assert [record.status for record in gets][:3] == [429, 429, 429]
-    # After three halvings one connection was allowed: the speed probe's part ran alone ...
+    # After three halvings one connection was allowed: the first part ran alone ...
     first = served[0]
     assert first.end_time is not None
     later = [other for other in served if other.start_time > first.start_time]
@@ -171,6 +208,24 @@ def test_sigkill_resumes_each_part_where_it_stopped(workspace: Workspace, hub: H
     assert ranges and all(r is not None for r in ranges)
     # Every part went on from its recorded offset: at most one flush interval (plus what
     # was in flight) per part travelled twice.
-    slack = parts * (ranged.SIDECAR_FLUSH_BYTES + ranged.RECEIVE_BUFFER_BYTES)
+    slack = parts * (part_worker.SIDECAR_FLUSH_BYTES + body.RECEIVE_BUFFER_BYTES)
     assert hub.bytes_sent <= SIZE - kept + slack
     assert first_run + hub.bytes_sent <= SIZE + slack
+
+
+def test_fast_link_stays_one_stream_with_no_extra_request(
+    hub: HubServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo_id, _ = make_repo(hub)
+    fetcher = Fetcher(hub, tmp_path, repo_id)
+    # Any link counts as fast: the probing stream simply goes on to the end.
+    monkeypatch.setattr(stream, "FAST_CONNECTION_BYTES_PER_SECOND", 1)
+
+    result = fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=16))
+
+    assert cdn_gets(hub) == [None]
+    assert (result.transferred, result.resumed_from) == (SIZE, 0)
+    assert cdn_bytes_sent(hub) == SIZE
+    assert fetcher.progress_total == SIZE
+    assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
+    assert not Path(f"{fetcher.partial}.parts").exists()

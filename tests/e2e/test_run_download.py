@@ -272,3 +272,50 @@ def test_hand_edited_revision_is_fetched_at_the_next_run(
     assert workspace.model_row(repo_id)["commit_sha"] == second
     config = workspace.snapshot_file(repo_id, second, "config.json")
     assert config.read_text() == '{"hidden_size": 99}'
+
+
+def test_files_of_one_model_are_fetched_side_by_side_within_the_connection_cap(
+    workspace: Workspace, hub: HubServer
+) -> None:
+    repo_id = hub.unique_repo_id("org/manyfiles")
+    names = [f"model-{index:05d}-of-00006.safetensors" for index in range(6)]
+    commit = hub.create_repo(repo_id, {name: 300_000 + index for index, name in enumerate(names)})
+    for name in names:
+        # Slow every body a little so transfers overlap long enough to observe.
+        hub.inject((repo_id, name), trickle=(50_000, 0.1), times=None, origin="cdn")
+    workspace.write_config(max_connections=3)
+    workspace.write_catalog([{"name": repo_id}])
+
+    result = workspace.hfdl("run")
+
+    assert result.returncode == 0, result.stderr
+    # Several files at once, never more connections to the host than max_connections.
+    assert hub.max_concurrent(origin="cdn", method="GET") == 3
+    for name in names:
+        snapshot = workspace.snapshot_file(repo_id, commit, name)
+        assert snapshot.read_bytes() == hub.file_bytes(repo_id, name, commit)
+    attempt = workspace.query("SELECT * FROM attempts WHERE model_name = ?", (repo_id,))[0]
+    assert attempt["status"] == "completed"
+    assert attempt["bytes_downloaded"] == sum(300_000 + index for index in range(6))
+
+
+def test_one_file_failing_for_good_stops_the_model_and_keeps_the_others_partials(
+    workspace: Workspace, hub: HubServer
+) -> None:
+    repo_id = hub.unique_repo_id("org/onebad")
+    hub.create_repo(repo_id, {"a.safetensors": 2_000_000, "b.safetensors": 2_000_000})
+    # a is slow (2 s); b is refused for good (403) while a streams.
+    hub.inject((repo_id, "a.safetensors"), trickle=(100_000, 0.1), times=None, origin="cdn")
+    hub.inject((repo_id, "b.safetensors"), status=403, times=None, methods=["GET"])
+    workspace.write_catalog([{"name": repo_id}])
+
+    result = workspace.hfdl("run")
+
+    assert result.returncode != 0
+    attempt = workspace.query("SELECT * FROM attempts WHERE model_name = ?", (repo_id,))[0]
+    assert attempt["status"] == "failed"
+    assert "b.safetensors" in attempt["error"]
+    # a stopped where it was (well before its end) and its partial file stays for the next run.
+    partials = list((workspace.repo_dir(repo_id) / "blobs").glob("*.incomplete"))
+    assert len(partials) == 1
+    assert 0 < partials[0].stat().st_size < 2_000_000

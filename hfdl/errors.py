@@ -279,6 +279,14 @@ class AttemptTimeout(HubError):
     retryable = True
 
 
+class LeaseLost(HubError):
+    """Another host took over a blob this run was downloading into a shared cache: this run's
+    lease expired (it stalled for longer than ``lease_seconds``). The transfer stops at once,
+    so that two hosts never write one partial file; a retry waits for the new holder."""
+
+    retryable = True
+
+
 class DiskFullError(HfdlError):
     """Not enough free space (or ``max_total_size`` budget) for a download."""
 

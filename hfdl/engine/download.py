@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hfdl.config import Settings
-from hfdl.engine.events import ModelOutcome, RunObserver
+from hfdl.engine.cache_writes import cache_writes
+from hfdl.engine.coordinate import BlobLeases
+from hfdl.engine.events import ModelOutcome, RunObserver, fields, logger
 from hfdl.engine.plan import ModelPlan
 from hfdl.engine.progress import FileProgress, ModelProgress, RetryCounter, SiblingFailed
 from hfdl.engine.retry import RetryPolicy, is_retryable, is_temporary
-from hfdl.errors import AttemptTimeout, Cancelled, HfdlError, NotWritable
+from hfdl.errors import AttemptTimeout, Cancelled, HfdlError
 from hfdl.hub.cache import RepoCache
 from hfdl.hub.remote import RemoteFile
 from hfdl.store import Store
@@ -37,6 +36,8 @@ class ModelDownloader:
         session_id: the session attempts belong to.
         observer: receives events.
         policy: the retry policy.
+        leases: the blob leases of a cache several hosts share (``shared_cache``); ``None``:
+            the cache is this host's, file locks do.
     """
 
     def __init__(
@@ -48,7 +49,9 @@ class ModelDownloader:
         session_id: int,
         observer: RunObserver,
         policy: RetryPolicy,
+        leases: BlobLeases | None = None,
     ) -> None:
+        self.leases = leases
         self.settings = settings
         self._client = client
         self.store = store
@@ -275,20 +278,30 @@ class ModelDownloader:
         assert plan.revision is not None
         commit = plan.revision.commit_sha
         while True:
-            file_progress = FileProgress(progress)
+            file_progress = FileProgress(progress, f"{remote_file.path} of {plan.name}")
             try:
-                result = fetch_blob(
-                    url=self.client.file_url(plan.name, commit, remote_file.path),
-                    headers=self.client.headers(),
-                    repo_cache=repo_cache,
-                    remote_file=remote_file,
-                    repo_id=plan.name,
-                    commit_sha=commit,
-                    progress=file_progress,
-                    stall_timeout=float(self.settings.stall_timeout_seconds),
-                    deadline=deadline,
-                    ranged=RangedSettings.from_settings(self.settings),
-                )
+                with self._lease(plan.name, remote_file, repo_cache, deadline) as lease_lost:
+                    if lease_lost is None:
+                        # Another host published the blob while this run waited: it is only
+                        # linked, no byte moved.
+                        file_progress(remote_file.size)
+                        return
+                    file_progress.lease_lost = lease_lost
+                    result = fetch_blob(
+                        url=self.client.file_url(plan.name, commit, remote_file.path),
+                        headers=self.client.headers(),
+                        repo_cache=repo_cache,
+                        remote_file=remote_file,
+                        repo_id=plan.name,
+                        commit_sha=commit,
+                        progress=file_progress,
+                        stall_timeout=float(self.settings.stall_timeout_seconds),
+                        deadline=deadline,
+                        ranged=RangedSettings.from_settings(self.settings),
+                        # On a shared cache (NFS) file locks are unreliable and a dead host's
+                        # can hang; the lease in the database stands in for them.
+                        file_lock=self.leases is None,
+                    )
                 progress.transferred(result.transferred)
                 return
             except HfdlError as error:
@@ -311,6 +324,25 @@ class ModelDownloader:
                     plan.name, retries, self.policy.max_retries, str(error), delay
                 )
                 self.policy.sleep(delay)
+
+    def _lease(
+        self, name: str, remote_file: RemoteFile, repo_cache: RepoCache, deadline: float
+    ) -> contextlib.AbstractContextManager[threading.Event | None]:
+        """The blob's lease when the cache is shared (see :mod:`hfdl.engine.coordinate`);
+        else nothing to hold (an event that is never set)."""
+        if self.leases is None:
+            return contextlib.nullcontext(threading.Event())
+
+        def waiting(host: str) -> None:
+            logger.info(
+                "%s: %s is being downloaded by host %s; waiting for it",
+                name,
+                remote_file.path,
+                host,
+                extra=fields("lease-wait", session_id=self.session_id, model=name),
+            )
+
+        return self.leases.hold(repo_cache, remote_file, deadline=deadline, on_wait=waiting)
 
     def _publish(self, plan: ModelPlan, repo_cache: RepoCache) -> None:
         """Link every wanted file into the snapshot, point the ref at it, record the files."""
@@ -339,44 +371,3 @@ class ModelDownloader:
 def now_utc() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
-
-
-# errno values meaning "this user may not write here" (read-only mount, permissions, chattr +i).
-_NOT_WRITABLE_ERRNOS = frozenset((errno.EROFS, errno.EACCES, errno.EPERM))
-
-
-@contextlib.contextmanager
-def cache_writes(download_directory: Path) -> Iterator[None]:
-    """Turn "cannot write here" errors of the cache into :class:`NotWritable` naming the path.
-
-    The model's attempt then fails with a reason recorded like any other failure, instead of
-    a raw ``[Errno 30]`` ending the whole run.
-
-    Args:
-        download_directory: the configured cache directory (named in the message and hint).
-
-    Raises:
-        NotWritable: an ``OSError`` with ``EROFS``, ``EACCES`` or ``EPERM`` happened inside.
-    """
-    try:
-        yield
-    except OSError as error:
-        if error.errno not in _NOT_WRITABLE_ERRNOS:
-            raise
-        path = error.filename or download_directory
-        raise NotWritable(
-            f"cannot write {path} in the download directory {download_directory}:"
-            f" {error.strerror or error}",
-            hint=f"make {download_directory} writable by the user hfdl runs as"
-            f" ({_user_name()}), or change download_directory in the configuration",
-        ) from error
-
-
-def _user_name() -> str:
-    """The effective user's name (its uid when it has none), for hints."""
-    import pwd
-
-    try:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    except KeyError:
-        return f"uid {os.geteuid()}"

@@ -10,7 +10,7 @@ import threading
 import time
 
 from hfdl.engine.events import RunObserver
-from hfdl.errors import Cancelled
+from hfdl.errors import Cancelled, LeaseLost
 from hfdl.store import Store
 
 # Progress reaches the DB at most this often, so `hfdl status` in another process can show it
@@ -86,13 +86,24 @@ class ModelProgress:
 
 
 class FileProgress:
-    """One file's share of a model's :class:`ModelProgress` (what to uncount if it fails)."""
+    """One file's share of a model's :class:`ModelProgress` (what to uncount if it fails).
 
-    def __init__(self, model: ModelProgress) -> None:
+    ``lease_lost``: set when the blob's lease in a shared cache was taken over; the next
+    chunk then stops the transfer (:class:`~hfdl.errors.LeaseLost`).
+    """
+
+    def __init__(self, model: ModelProgress, where: str = "") -> None:
         self.model = model
         self.counted = 0
+        self.where = where
+        self.lease_lost: threading.Event | None = None
 
     def __call__(self, nbytes: int) -> None:
+        if self.lease_lost is not None and self.lease_lost.is_set():
+            raise LeaseLost(
+                f"another host took over {self.where}: this run stalled past its lease",
+                hint="raise lease_seconds if transfers stall this long on this network",
+            )
         self.model(nbytes)
         self.counted += nbytes
 

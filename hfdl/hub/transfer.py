@@ -15,6 +15,7 @@ loop, so that it can:
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import time
@@ -73,6 +74,7 @@ def fetch_blob(
     stall_timeout: float,
     deadline: float | None = None,
     ranged: RangedSettings | None = None,
+    file_lock: bool = True,
 ) -> TransferResult:
     """Make ``blobs/<etag>`` hold the verified content of ``remote_file``.
 
@@ -91,6 +93,9 @@ def fetch_blob(
         stall_timeout: seconds without a byte before the transfer is abandoned.
         deadline: ``time.monotonic()`` value after which the attempt is abandoned.
         ranged: connections allowed for parallel ranges; ``None``: always one stream.
+        file_lock: take huggingface_hub's lock file of the blob; ``False`` when the caller
+            holds the blob's lease in the database instead (a shared cache, where file locks
+            are unreliable).
 
     Returns:
         What was resumed and transferred.
@@ -112,8 +117,11 @@ def fetch_blob(
     # The same lock huggingface_hub takes, so a loader downloading this blob at the same
     # moment does not interleave writes with us.
     lock_timeout = -1.0 if deadline is None else max(1.0, deadline - time.monotonic())
+    lock: contextlib.AbstractContextManager[object] = (
+        FileLock(str(lock_path), timeout=lock_timeout) if file_lock else contextlib.nullcontext()
+    )
     try:
-        with FileLock(str(lock_path), timeout=lock_timeout):
+        with lock:
             if repo_cache.has_blob(remote_file.etag, remote_file.size):
                 return TransferResult(resumed_from=remote_file.size, transferred=0)
             return _fetch_locked(

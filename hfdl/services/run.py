@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from hfdl.catalog import Catalog, load_catalog
 from hfdl.config import Settings
+from hfdl.engine.coordinate import BlobLeases
 from hfdl.engine.download import ModelDownloader, now_utc
 from hfdl.engine.events import ModelOutcome, RunObserver, RunResult, fields
 from hfdl.engine.lock import RunLock
@@ -352,6 +353,17 @@ class Runner:
             session_id=session_id,
             observer=self.observer,
             policy=self.policy,
+            leases=(
+                BlobLeases(
+                    store,
+                    host_id=self.settings.host_id,
+                    session_id=session_id,
+                    seconds=self.settings.lease_seconds,
+                    stop=self.stop,
+                )
+                if self.settings.shared_cache
+                else None
+            ),
         )
         to_download: list[ModelPlan] = []
         for plan in plans:

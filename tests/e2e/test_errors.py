@@ -41,6 +41,7 @@ EXPECTED_CODES = {
     errors.UnsafePath: 65,
     errors.StalledTransfer: 69,
     errors.AttemptTimeout: 69,
+    errors.LeaseLost: 69,
     errors.DiskFullError: 73,
     errors.SystemdError: 69,
     errors.Cancelled: 75,

@@ -16,10 +16,9 @@ from hfdl.config.schema import (
     FIELDS,
     FIELDS_BY_KEY,
     SECTIONS,
-    TIME_PATTERN,
-    WEEKDAY_NAMES,
     SettingField,
 )
+from hfdl.config.sections import TIME_PATTERN, WEEKDAY_NAMES
 from hfdl.database_url import check_database_url
 from hfdl.errors import Problem
 from hfdl.unitsafe import unsafe_value_problem

@@ -202,3 +202,12 @@ def test_the_sandbox_opens_the_directory_of_the_database_in_use(tmp_path: Path) 
     ]
     server = settings_from(tmp_path, **base, HFDL_DATABASE_URL=SECRET_URL, HFDL_DB_PATH="/x/y.db")
     assert writable_paths(server) == [Path("/srv/models"), Path("/var/lib/hfdl")]
+
+
+def test_config_set_does_not_echo_the_password(workspace: Workspace) -> None:
+    result = workspace.hfdl("config", "set", "database_url", SECRET_URL)
+    assert result.returncode == 0, result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "postgresql+psycopg://hfdl:***@db.example.com:5433/hfdl" in result.stdout + result.stderr
+    # Written as given: the file is where the administrator chose to keep it.
+    assert SECRET_URL in workspace.config_path.read_text()

@@ -5,8 +5,9 @@ Debian's ``postgresql`` package provides the binaries (``/usr/lib/postgresql/15/
 server refuses to run as root, so ``initdb`` and ``pg_ctl`` run as the unprivileged ``nobody``
 (through ``runuser``) on a data directory and a socket directory inside a temporary directory
 owned by that user. It listens on 127.0.0.1 on a free port with ``trust`` authentication for
-the superuser ``hfdl_test``; each test gets a database of its own (``postgres_url``), so tests
-stay independent. ``initdb`` and the start take about 2-3 s once per session.
+the superuser ``hfdl_test`` (and SCRAM for one role, :data:`PASSWORD_ROLE`, for the tests of
+where a password is kept); each test gets a database of its own (``postgres_url``), so tests
+stay independent. ``initdb`` and the start take about a second once per session.
 
 Where PostgreSQL or root is missing the tests that need it skip; with ``CI=true`` they fail
 (:mod:`tests.tiers`).
@@ -37,6 +38,8 @@ SUPERUSER = "hfdl_test"
 SERVER_ACCOUNT = "nobody"
 # A password that must never show up anywhere hfdl writes (the secret-leak tests use it).
 PASSWORD = "s3cret-pg-Passw0rd"
+# The one role the server asks a password of (PASSWORD); see start_server().
+PASSWORD_ROLE = "hfdl_password"
 
 
 @dataclass
@@ -69,6 +72,17 @@ class PostgresServer:
         with psycopg.connect(conninfo, autocommit=True) as connection:
             connection.execute(f'CREATE DATABASE "{name}"')
         return name
+
+    def create_password_role(self, database: str) -> None:
+        """Let :data:`PASSWORD_ROLE` (password :data:`PASSWORD`) own ``database``: a role
+        that, unlike the others, must authenticate."""
+        self.query(
+            "postgres",
+            f"DO $$ BEGIN CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD '{PASSWORD}';"
+            " EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        )
+        self.query("postgres", f'ALTER DATABASE "{database}" OWNER TO {PASSWORD_ROLE}')
+        self.query(database, f"GRANT ALL ON SCHEMA public TO {PASSWORD_ROLE}")
 
     def query(self, database: str, sql: str) -> list[tuple[object, ...]]:
         """Run ``sql`` in ``database`` (autocommit) and return its rows (``[]`` if none)."""
@@ -126,6 +140,14 @@ def start_server() -> tuple[PostgresServer, Path]:
         capture_output=True,
         text=True,
         cwd=directory,
+    )
+    # Everyone is trusted except PASSWORD_ROLE, which must give its password (SCRAM): the
+    # tests of where a password is kept (docs/fleet.md) need a server that asks for one.
+    # Written into the existing file, which keeps the server account as its owner.
+    (data / "pg_hba.conf").write_text(
+        f"host all {PASSWORD_ROLE} 127.0.0.1/32 scram-sha-256\n"
+        "host all all 127.0.0.1/32 trust\n"
+        "local all all trust\n"
     )
     port = _free_port()
     options = f"-c listen_addresses=127.0.0.1 -p {port} -k {sockets} -c fsync=off"

@@ -29,7 +29,7 @@ from hfdl.cli.output import (
 )
 
 if TYPE_CHECKING:
-    from hfdl.services.configure import ConfigView
+    from hfdl.services.config_show import ConfigView
 
 config_app = typer.Typer(
     name="config",
@@ -61,7 +61,7 @@ def show_command(
     variable. The Hugging Face token is shown only masked, with where it was found.
     """
     from hfdl.errors import UsageError
-    from hfdl.services.configure import show_config
+    from hfdl.services.config_show import show_config
 
     if json_output and yaml_output:
         raise UsageError("--json and --yaml cannot be used together")

@@ -21,7 +21,8 @@ import yaml
 
 from hfdl.config import FIELDS, load_settings
 from hfdl.config.edit import apply_changes, edit_text
-from hfdl.services.configure import mask_url_credentials, set_values, target_config_file
+from hfdl.services.config_show import mask_url_credentials
+from hfdl.services.configure import set_values, target_config_file
 from hfdl.token import mask_secret
 from tests.workspace import Workspace
 

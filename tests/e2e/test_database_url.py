@@ -16,7 +16,7 @@ from hfdl.errors import ConfigError
 from hfdl.schedule import parse_schedule
 from hfdl.systemd.units import render_units
 from tests.hubserver import HubServer
-from tests.postgres import PASSWORD, PostgresServer, run_sql
+from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer, run_sql
 from tests.workspace import Workspace
 
 SECRET_URL = f"postgresql+psycopg://hfdl:{PASSWORD}@db.example.com:5433/hfdl"
@@ -202,3 +202,38 @@ def test_the_sandbox_opens_the_directory_of_the_database_in_use(tmp_path: Path) 
     ]
     server = settings_from(tmp_path, **base, HFDL_DATABASE_URL=SECRET_URL, HFDL_DB_PATH="/x/y.db")
     assert writable_paths(server) == [Path("/srv/models"), Path("/var/lib/hfdl")]
+
+
+def test_config_set_does_not_echo_the_password(workspace: Workspace) -> None:
+    result = workspace.hfdl("config", "set", "database_url", SECRET_URL)
+    assert result.returncode == 0, result.stderr
+    assert PASSWORD not in result.stdout + result.stderr
+    assert "postgresql+psycopg://hfdl:***@db.example.com:5433/hfdl" in result.stdout + result.stderr
+    # Written as given: the file is where the administrator chose to keep it.
+    assert SECRET_URL in workspace.config_path.read_text()
+
+
+def test_the_password_comes_from_a_pgpass_file_as_docs_fleet_says(
+    workspace: Workspace, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """A role the server asks a password of: found in PGPASSFILE, the URL holds none."""
+    database = postgres.create_database()
+    postgres.create_password_role(database)
+    url = f"postgresql+psycopg://{PASSWORD_ROLE}@127.0.0.1:{postgres.port}/{database}"
+    workspace.write_catalog([])
+
+    without = workspace.hfdl("status", "--json", env={"HFDL_DATABASE_URL": url})
+    assert without.returncode == 0, without.stderr
+    reason = json.loads(without.stdout)["database"]["reason"]
+    assert "password" in reason and database in reason
+
+    pgpass = tmp_path / "pgpass"
+    pgpass.write_text(f"127.0.0.1:{postgres.port}:{database}:{PASSWORD_ROLE}:{PASSWORD}\n")
+    pgpass.chmod(0o600)
+    env = {"HFDL_DATABASE_URL": url, "PGPASSFILE": str(pgpass)}
+    status = workspace.hfdl("status", "--json", env=env)
+    assert status.returncode == 0, status.stderr
+    assert json.loads(status.stdout)["database"]["available"] is True
+    assert postgres.query(database, "SELECT version_num FROM alembic_version") == [("0002",)]
+    for result in (without, status):
+        assert PASSWORD not in result.stdout + result.stderr

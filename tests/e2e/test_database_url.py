@@ -14,6 +14,7 @@ import pytest
 from hfdl.config import Settings, load_settings
 from hfdl.errors import ConfigError
 from hfdl.schedule import parse_schedule
+from hfdl.store.schema import HEAD_REVISION
 from hfdl.systemd.units import render_units
 from tests.hubserver import HubServer
 from tests.postgres import PASSWORD, PASSWORD_ROLE, PostgresServer, run_sql
@@ -234,6 +235,6 @@ def test_the_password_comes_from_a_pgpass_file_as_docs_fleet_says(
     status = workspace.hfdl("status", "--json", env=env)
     assert status.returncode == 0, status.stderr
     assert json.loads(status.stdout)["database"]["available"] is True
-    assert postgres.query(database, "SELECT version_num FROM alembic_version") == [("0002",)]
+    assert postgres.query(database, "SELECT version_num FROM alembic_version") == [(HEAD_REVISION,)]
     for result in (without, status):
         assert PASSWORD not in result.stdout + result.stderr

@@ -6,7 +6,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, bindparam, delete, select, update
+from sqlalchemy import Column, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection
 
 from hfdl.errors import ModelNotFound
@@ -20,6 +20,9 @@ from hfdl.store.rows import (
     Unchanged,
 )
 from hfdl.store.tables import files, models, utc_now
+
+# pg_advisory_xact_lock's key for catalog syncs (hfdl.store.migrate's is 0x6866646C, "hfdl").
+CATALOG_SYNC_LOCK_KEY = 0x6866646D
 
 if TYPE_CHECKING:
     from hfdl.catalog.model import Catalog, CatalogModel
@@ -102,6 +105,11 @@ class ModelsMixin(Database):
         inserts: list[dict[str, Any]] = []
         rewrites: list[dict[str, Any]] = []
         with self._write() as connection:
+            if not self.is_sqlite:
+                # Hosts sharing the database sync the same catalog when their timers fire
+                # together: one at a time, or two would insert the same new model (a unique
+                # violation). SQLite's write transaction is exclusive already.
+                connection.execute(select(func.pg_advisory_xact_lock(CATALOG_SYNC_LOCK_KEY)))
             existing = {row.name: row._mapping for row in connection.execute(select_existing)}
             in_catalog: set[str] = set()
             for model in catalog.models:

@@ -21,6 +21,14 @@ ConfigOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print the result as one JSON document on stdout.")
 ]
+FleetOption = Annotated[
+    bool,
+    typer.Option(
+        "--fleet",
+        help="One row per host sharing the state database: its last and running session, "
+        "failures and when it was last seen.",
+    ),
+]
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Log debug details to stderr.")
 ]

@@ -176,7 +176,7 @@ def _check_schedules(report: ValidationReport, settings: Settings) -> None:
         from hfdl.store import Store
 
         try:
-            with Store(settings.database) as store:
+            with Store(settings.database, host_id=settings.host_id) as store:
                 rows = store.list_schedules()
         except StoreError as error:
             report.add("storage", [Problem(settings.database_display, "", error.message)])

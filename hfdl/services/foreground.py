@@ -125,7 +125,7 @@ def serve_foreground(settings: Settings) -> None:
     from hfdl.token import read_token
 
     def load_schedules() -> list[ScheduleRow]:
-        store = Store(settings.database)
+        store = Store(settings.database, host_id=settings.host_id)
         try:
             ensure_default_schedule(store, settings)
             return store.list_schedules()

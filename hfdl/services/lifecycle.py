@@ -107,7 +107,7 @@ def sync_units(
         )
     from hfdl.store import Store
 
-    with Store(settings.database) as store:
+    with Store(settings.database, host_id=settings.host_id) as store:
         if start:
             # Only `hfdl start` seeds the default schedule: after a user deletes their last
             # schedule, a sync must not bring `default` back behind their back.

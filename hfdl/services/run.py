@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ from hfdl.engine.retry import HubCalls, RetryPolicy
 from hfdl.engine.select import Candidate, select_candidates
 from hfdl.errors import Cancelled
 from hfdl.hub.cache import RepoCache
+from hfdl.services.heartbeat import Heartbeat
 from hfdl.services.run_chores import after_downloads, only_temporary_failures
 from hfdl.store import Store
 
@@ -216,7 +216,7 @@ class Runner:
         # A dry run writes nothing: no database is created, an existing one is only read.
         if not self.settings.database_exists():
             return self.plan(catalog, None, options)
-        store = Store(self.settings.database, read_only=True)
+        store = Store(self.settings.database, read_only=True, host_id=self.settings.host_id)
         try:
             return self.plan(catalog, store, options)
         finally:
@@ -243,7 +243,7 @@ class Runner:
         )
         self.lock = lock
         with lock:
-            store = Store(self.settings.database)
+            store = Store(self.settings.database, host_id=self.settings.host_id)
             try:
                 return self._run_locked(catalog, store, options, started)
             finally:
@@ -252,24 +252,38 @@ class Runner:
     def _run_locked(
         self, catalog: Catalog, store: Store, options: RunOptions, started: float
     ) -> RunResult:
-        # We hold the lock, so any session still "running" belongs to a process that died.
-        store.recover_interrupted(all_running=True)
+        # We hold this host's run lock, so any session of this host still "running" belongs to
+        # a process that died; other hosts' sessions are recovered once their heartbeat is stale.
+        store.recover_interrupted(all_running=True, lease_seconds=self.settings.lease_seconds)
         sync = store.sync_catalog(catalog)
         options = self._apply_schedule(store, options)
         session_id = store.start_session(
             trigger=options.trigger,
             schedule_name=options.schedule_name,
-            host=socket.gethostname(),
+            host=self.settings.host_id,
             pid=os.getpid(),
             invocation_id=os.environ.get("INVOCATION_ID"),
         )
         self._record_lock_wait(session_id)
+        with Heartbeat(store, session_id, self.settings.lease_seconds):
+            return self._run_session(catalog, store, options, started, session_id, sync.updated)
+
+    def _run_session(
+        self,
+        catalog: Catalog,
+        store: Store,
+        options: RunOptions,
+        started: float,
+        session_id: int,
+        changed: Sequence[str],
+    ) -> RunResult:
+        """Plan, download, verify and finish the started session (its heartbeat beating)."""
         try:
             plans = self.plan(
                 catalog,
                 store,
                 options,
-                changed=frozenset(sync.updated),
+                changed=frozenset(changed),
                 session_id=session_id,
                 on_selected=lambda names: self.observer.run_started(session_id, names),
             )

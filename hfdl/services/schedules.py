@@ -294,7 +294,6 @@ def _overviews(
     A last session recorded ``running`` whose run is gone (killed, power lost) reads as
     ``interrupted``, as ``hfdl status`` shows it (nothing is written).
     """
-    from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.systemd.calendar import describe_when, next_elapse, on_calendar
 
     result = []
@@ -306,11 +305,10 @@ def _overviews(
         last_run = store.latest_session_for_schedule(row.name)
         if last_run is not None and last_run.status == "running":
             if seen is None:
-                from hfdl.store.reader import StateReader
+                from hfdl.services.state import open_reader
 
                 # The run lock is probed to tell a live run from a killed one.
-                run_lock = settings.state_directory / LOCK_FILE_NAME
-                with StateReader(store.target, run_lock=run_lock) as reader:
+                with open_reader(settings, store.target) as reader:
                     seen = reader.latest_sessions_by_schedule()
             last_run = seen.get(row.name, last_run)
         result.append(
@@ -345,4 +343,4 @@ def _exists(store: Store, name: str) -> bool:
 def _open_store(settings: Settings) -> Store:
     from hfdl.store import Store  # SQLAlchemy: only when the database is really used
 
-    return Store(settings.database)
+    return Store(settings.database, host_id=settings.host_id)

@@ -74,11 +74,10 @@ def _database(settings: Settings, catalog: _CatalogFacts) -> tuple[dict[str, Any
     """The DB part of the status, and the schedule names it knows."""
     if not settings.database_exists():
         return {"available": False, "reason": f"no database yet at {settings.database_display}"}, []
-    from hfdl.engine.lock import LOCK_FILE_NAME
-    from hfdl.store.reader import StateReader
+    from hfdl.services.state import open_reader
 
     try:
-        reader = StateReader(settings.database, run_lock=settings.state_directory / LOCK_FILE_NAME)
+        reader = open_reader(settings)
     except HfdlError as error:
         return {"available": False, "reason": error.message}, []
     try:

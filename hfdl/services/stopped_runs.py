@@ -62,12 +62,11 @@ def running_sessions(settings: Settings) -> dict[int, SessionRow]:
     there is no database). Usually at most one: runs take the run lock."""
     if not settings.database_exists():
         return {}
-    from hfdl.engine.lock import LOCK_FILE_NAME
     from hfdl.errors import HfdlError
-    from hfdl.store.reader import StateReader
+    from hfdl.services.state import open_reader
 
     try:
-        reader = StateReader(settings.database, run_lock=settings.state_directory / LOCK_FILE_NAME)
+        reader = open_reader(settings)
     except HfdlError:
         return {}
     try:
@@ -83,8 +82,7 @@ def stopped_runs(
     """What each stopped service's session recorded once it stopped."""
     if not services:
         return []
-    from hfdl.engine.lock import LOCK_FILE_NAME
-    from hfdl.store.reader import StateReader
+    from hfdl.services.state import open_reader
 
     by_service = {
         service_unit_name(session.schedule_name or ""): session
@@ -93,7 +91,7 @@ def stopped_runs(
     stopped = []
     reader = None
     if by_service:
-        reader = StateReader(settings.database, run_lock=settings.state_directory / LOCK_FILE_NAME)
+        reader = open_reader(settings)
     try:
         for service in services:
             before = by_service.get(service)

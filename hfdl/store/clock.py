@@ -1,7 +1,8 @@
-"""The database's clock, as one SQL expression for SQLite and PostgreSQL.
+"""The database's clock as a SQLAlchemy expression: one time for every host of a fleet.
 
-Leases and heartbeats compare times written by different hosts. Their own clocks may be
-skewed; the database's is the one clock they all share, so every such time is taken there.
+Session heartbeats and blob leases compare times written by different hosts. Their own
+clocks may disagree by seconds or more, so those times are taken from the database server's
+clock instead, by :func:`db_epoch`, in the statement that writes them or compares them.
 """
 
 from __future__ import annotations
@@ -10,29 +11,44 @@ from typing import Any
 
 from sqlalchemy import Float
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.expression import FunctionElement
+
+from hfdl.store.staleness import POSTGRESQL_EPOCH_SQL, SQLITE_EPOCH_SQL
 
 
-class _DbEpoch(FunctionElement[float]):
-    """Seconds since the Unix epoch, now, by the database's clock."""
+class _DatabaseEpoch(FunctionElement[float]):
+    """The database's clock now, in seconds since the epoch (see :func:`db_epoch`)."""
 
     type = Float()
     inherit_cache = True
     name = "hfdl_db_epoch"
 
 
-@compiles(_DbEpoch)
-def _sqlite_epoch(element: _DbEpoch, compiler: Any, **kw: Any) -> str:
-    # julianday() has millisecond resolution; 2440587.5 is the Julian day of 1970-01-01.
-    return "((julianday('now') - 2440587.5) * 86400.0)"
+@compiles(_DatabaseEpoch, "postgresql")
+def _postgresql_epoch(_element: _DatabaseEpoch, _compiler: Any, **_options: Any) -> str:
+    # EXTRACT yields NUMERIC; the Float column type reads it back as a Python float.
+    return f"CAST({POSTGRESQL_EPOCH_SQL} AS DOUBLE PRECISION)"
 
 
-@compiles(_DbEpoch, "postgresql")
-def _postgresql_epoch(element: _DbEpoch, compiler: Any, **kw: Any) -> str:
-    # clock_timestamp(), not now(): now() is frozen at the start of the transaction.
-    return "EXTRACT(EPOCH FROM clock_timestamp())"
+@compiles(_DatabaseEpoch, "sqlite")
+def _sqlite_epoch(_element: _DatabaseEpoch, _compiler: Any, **_options: Any) -> str:
+    return SQLITE_EPOCH_SQL
 
 
-def db_epoch() -> _DbEpoch:
-    """A SQL expression: seconds since the epoch, now, by the database's clock (a float)."""
-    return _DbEpoch()
+@compiles(_DatabaseEpoch)
+def _unsupported_epoch(_element: _DatabaseEpoch, compiler: Any, **_options: Any) -> str:
+    raise NotImplementedError(f"no database clock for the {compiler.dialect.name} dialect")
+
+
+def db_epoch() -> Any:
+    """A SQL expression for the database's clock now, in seconds since the epoch (float).
+
+    PostgreSQL: ``EXTRACT(EPOCH FROM clock_timestamp())`` (the time of the statement, not of
+    the transaction's start); SQLite: ``(julianday('now') - 2440587.5) * 86400.0``. Use it as a
+    value (``.values(heartbeat_at=db_epoch())``), in a comparison, or alone
+    (``connection.scalar(select(db_epoch()))``).
+
+    Returns:
+        A column expression of type ``Float``.
+    """
+    return _DatabaseEpoch()

@@ -26,6 +26,7 @@ docs/fleet.md, "Limits today").
 from __future__ import annotations
 
 import os
+import socket
 import sqlite3
 import threading
 import urllib.parse
@@ -88,6 +89,8 @@ class Database:
         read_only: open an existing database for reading only (``hfdl run --dry-run``):
             nothing is created, migrated or written (on SQLite not even the ``-wal``/``-shm``
             files, see :func:`read_only_uri`); a write raises ``StoreError``.
+        host_id: the host this process writes as (the ``host_id`` setting): recorded with
+            every attempt and model state change; default ``socket.gethostname()``.
 
     Raises:
         StoreError: the directory or file cannot be created, the database cannot be reached
@@ -98,8 +101,15 @@ class Database:
         DatabaseBusy: another process held a lock past the busy timeout.
     """
 
-    def __init__(self, where: Path | str | DatabaseTarget, *, read_only: bool = False) -> None:
+    def __init__(
+        self,
+        where: Path | str | DatabaseTarget,
+        *,
+        read_only: bool = False,
+        host_id: str | None = None,
+    ) -> None:
         self.target = database_target(where)
+        self.host_id = host_id or socket.gethostname()
         self.location = self.target.display
         self.read_only = read_only
         self._write_lock = threading.Lock()

@@ -222,7 +222,7 @@ class ModelsMixin(Database):
         ``completed`` resets ``attempts`` to 0, clears ``last_error`` and sets
         ``last_success_at`` and ``last_checked_at`` to now; ``failed`` adds one to
         ``attempts`` (atomically, in SQL) and sets ``last_checked_at`` to now. Pass a value
-        (``None`` clears a field) to override.
+        (``None`` clears a field) to override. ``host`` becomes this store's ``host_id``.
 
         Args:
             name: the model.
@@ -240,7 +240,7 @@ class ModelsMixin(Database):
         if status not in MODEL_STATUSES:
             raise ValueError(f"model status must be one of {', '.join(MODEL_STATUSES)}: {status!r}")
         now = utc_now()
-        values: dict[str, Any] = {"status": status, "updated_at": now}
+        values: dict[str, Any] = {"status": status, "updated_at": now, "host": self.host_id}
         if status == "completed":
             values |= {"attempts": 0, "last_error": None, "last_success_at": now}
             values["last_checked_at"] = now
@@ -358,7 +358,7 @@ class ModelsMixin(Database):
         statement = (
             update(models)
             .where(models.c.name == model_name)
-            .values(bytes_on_disk=bytes_on_disk, updated_at=utc_now())
+            .values(bytes_on_disk=bytes_on_disk, updated_at=utc_now(), host=self.host_id)
         )
         with self._write() as connection:
             if connection.execute(statement).rowcount == 0:

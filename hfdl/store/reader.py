@@ -15,9 +15,10 @@ only case that imports SQLAlchemy); a newer or foreign one raises the same ``Sto
 ``Store`` would.
 
 A session stays recorded ``running`` when its process dies without finishing it (``kill -9``,
-OOM killer, power loss) until the next run recovers it. The reader does not wait for that: it
-decides at read time whether the run of each such session on this host is still alive (see
-:meth:`StateReader.interrupted_session_ids`) and reports a dead one as the next run will
+OOM killer, power loss, a host gone) until the next run recovers it. The reader does not wait
+for that: it decides at read time whether the run of each such session is still alive (see
+:meth:`StateReader.interrupted_session_ids`: the pid for this host's, the heartbeat for other
+hosts') and reports a dead one as the next run will
 record it: the session and its running attempts ``interrupted``, its models ``pending``
 instead of ``downloading``. It writes nothing; the next run (``recover_interrupted``) does.
 """
@@ -25,9 +26,7 @@ instead of ``downloading``. It writes nothing; the next run (``recover_interrupt
 from __future__ import annotations
 
 import dataclasses
-import json
-import socket
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Self
@@ -35,57 +34,31 @@ from typing import Any, Self
 from hfdl.database_url import DatabaseTarget, database_target
 from hfdl.store import schema
 from hfdl.store.liveness import process_gone, run_lock_held
+from hfdl.store.record_reader import RecordReader
 from hfdl.store.rows import (
     MODEL_STATUSES,
     AttemptRow,
     ModelState,
     ScheduleRow,
     SessionRow,
-    external_name,
     stored_timestamp,
 )
 from hfdl.store.snapshot import Snapshot
+from hfdl.store.staleness import (
+    DEFAULT_LEASE_SECONDS,
+    POSTGRESQL_EPOCH_SQL,
+    SQLITE_EPOCH_SQL,
+    heartbeat_stale,
+    interrupted_error,
+)
 
 # Every model whose status is "downloading" (see StateReader._pending_again).
 _ALL_DOWNLOADING = None
 
 
-def _converter(annotation: str) -> Callable[[Any], Any] | None:
-    """How to turn a stored column into the record field annotated ``annotation``.
-
-    The storage conventions are those of :mod:`hfdl.store.tables`: timestamps as ISO text,
-    string lists as JSON text, booleans as 0/1.
-    """
-    if annotation.startswith("datetime"):
-        return stored_timestamp
-    if annotation.startswith("tuple[str"):
-        return lambda text: None if text is None else tuple(json.loads(text))
-    if annotation == "bool":
-        return bool
-    return None
-
-
-class _RecordReader:
-    """SELECT list and row conversion for one record type, derived from its fields."""
-
-    def __init__(self, record: type[Any], table: str) -> None:
-        fields = dataclasses.fields(record)
-        self.record = record
-        self.columns = ", ".join(f"{table}.{external_name(field)}" for field in fields)
-        self.select = f"SELECT {self.columns} FROM {table}"
-        self._converters = [_converter(str(field.type)) for field in fields]
-
-    def build(self, row: tuple[Any, ...]) -> Any:
-        values = [
-            value if convert is None else convert(value)
-            for convert, value in zip(self._converters, row, strict=True)
-        ]
-        return self.record(*values)
-
-
-_SESSIONS = _RecordReader(SessionRow, "sessions")
-_ATTEMPTS = _RecordReader(AttemptRow, "attempts")
-_SCHEDULES = _RecordReader(ScheduleRow, "schedules")
+_SESSIONS = RecordReader(SessionRow, "sessions")
+_ATTEMPTS = RecordReader(AttemptRow, "attempts")
+_SCHEDULES = RecordReader(ScheduleRow, "schedules")
 
 
 class StateReader:
@@ -98,8 +71,11 @@ class StateReader:
             (see :func:`hfdl.database_url.database_target`).
         run_lock: the run lock file (``<state_directory>/run.lock``), probed to tell whether a
             run is working; ``None``: decide from the recorded process alone.
-        host: this machine's name (default ``socket.gethostname()``); sessions of other hosts
-            cannot be checked from here and are taken as recorded.
+        host: this host's id (the ``host_id`` setting; default ``socket.gethostname()``).
+            Running sessions of this host are checked by their pid; those of other hosts by
+            their heartbeat (:mod:`hfdl.store.staleness`).
+        lease_seconds: the ``lease_seconds`` setting: another host's running session whose
+            heartbeat is older than twice this reads as interrupted.
 
     Raises:
         StoreError: the file cannot be opened or is not an hfdl database, or its schema is
@@ -112,11 +88,17 @@ class StateReader:
         *,
         run_lock: Path | None = None,
         host: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
     ) -> None:
         self.target = database_target(where)
         self._snapshot = Snapshot(self.target)
         self._run_lock = run_lock
-        self._host = host or socket.gethostname()
+        if host is None:
+            import socket
+
+            host = socket.gethostname()
+        self.host = host
+        self.lease_seconds = lease_seconds
         # Probed before the snapshot starts and again after (see interrupted_session_ids).
         self._lock_before = None if run_lock is None else run_lock_held(run_lock)
         self._interrupted: frozenset[int] | None = None
@@ -145,19 +127,28 @@ class StateReader:
 
     # -- liveness of recorded runs ----------------------------------------------------------
 
+    def database_now(self) -> float:
+        """The database's clock now, in seconds since the epoch (what heartbeats record)."""
+        sql = POSTGRESQL_EPOCH_SQL if self.target.path is None else SQLITE_EPOCH_SQL
+        ((now,),) = self._rows(f"SELECT {sql}")
+        return float(now)
+
     def interrupted_session_ids(self) -> frozenset[int]:
         """Sessions recorded ``running`` whose run has ended without finishing them.
 
-        Only sessions of this host are checked. One is gone when its process has certainly
-        ended (:func:`process_gone`: no such pid, a zombie, or the pid reused by a later
-        process), or when the run lock was free both before and after the snapshot was taken.
+        A session of another host is gone when its heartbeat is stale
+        (:func:`hfdl.store.staleness.heartbeat_stale`, by the database's clock). One of this
+        host is gone when its process has certainly ended (:func:`process_gone`: no such pid, a
+        zombie, or the pid reused by a later process), or when the run lock was free both
+        before and after the snapshot was taken.
         Both probes, because one alone can misread a run at its edges: a run that finished
         its session just after the snapshot frees the lock before a later probe, and one
         that started just before the snapshot took the lock after an earlier probe.
         """
         if self._interrupted is None:
             running = self._rows(
-                "SELECT id, host, pid, process_start FROM sessions WHERE status = 'running'"
+                "SELECT id, host, pid, process_start, heartbeat_at, started_at FROM sessions"
+                " WHERE status = 'running'"
             )
             lock_free = (
                 bool(running)
@@ -165,10 +156,20 @@ class StateReader:
                 and self._lock_before is False
                 and run_lock_held(self._run_lock) is False
             )
+            database_now = self.database_now() if running else 0.0
             self._interrupted = frozenset(
                 session_id
-                for session_id, host, pid, started in running
-                if host == self._host and (lock_free or process_gone(pid, started))
+                for session_id, host, pid, started, heartbeat_at, started_at in running
+                if (
+                    (lock_free or process_gone(pid, started))
+                    if host == self.host
+                    else heartbeat_stale(
+                        heartbeat_at,
+                        stored_timestamp(started_at),
+                        database_now,
+                        self.lease_seconds,
+                    )
+                )
             )
         return self._interrupted
 
@@ -179,7 +180,12 @@ class StateReader:
         # The totals recovery computes: each model counts by its last attempt in the session.
         attempts = self.attempts_for_session(session.id)
         finals = list({attempt.model_name: attempt.status for attempt in attempts}.values())
-        error = f"the run (pid {session.pid} on {session.host}) ended without finishing its session"
+        error = interrupted_error(
+            session.pid,
+            session.host,
+            heartbeat_lost=session.host != self.host,
+            lease_seconds=self.lease_seconds,
+        )
         return dataclasses.replace(
             session,
             status="interrupted",

@@ -1,18 +1,18 @@
-"""Download sessions and attempts in the state database, and recovery after a crash."""
+"""Download sessions and attempts in the state database (recovery: hfdl.store.recovery)."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Connection
 
+from hfdl.store.clock import db_epoch
 from hfdl.store.db import Database
-from hfdl.store.liveness import process_gone, process_start
+from hfdl.store.liveness import process_start
 from hfdl.store.models import require_model
+from hfdl.store.recovery import finalize_session
 from hfdl.store.rows import (
     ATTEMPT_STATUSES,
     SESSION_STATUSES,
@@ -20,7 +20,7 @@ from hfdl.store.rows import (
     AttemptRow,
     SessionRow,
 )
-from hfdl.store.tables import attempts, models, sessions, utc_now
+from hfdl.store.tables import attempts, sessions, utc_now
 
 _SESSION_ROW_COLUMNS = [sessions.c[field] for field in SessionRow.__dataclass_fields__]
 _ATTEMPT_ROW_COLUMNS = [attempts.c[field] for field in AttemptRow.__dataclass_fields__]
@@ -50,11 +50,14 @@ class SessionsMixin(Database):
         Args:
             trigger: ``manual`` or ``timer``.
             schedule_name: the schedule whose timer started the run, if any.
-            host: this machine's host name.
-            pid: the running process's id (used by :meth:`recover_interrupted`). Its start
+            host: the host id of the run (the ``host_id`` setting, as the store's ``host_id``).
+            pid: the running process's id (used by ``recover_interrupted``). Its start
                 time is recorded too (``process_start``), so that a later process reusing
                 the pid is not taken for the run.
             invocation_id: systemd's ``INVOCATION_ID`` of the service run, if any.
+
+        The session's first heartbeat (``heartbeat_at``, by the database's clock) is written
+        with it; the run renews it with :meth:`~hfdl.store.recovery.RecoveryMixin.heartbeat`.
 
         Returns:
             The new session's id; the session is ``running``.
@@ -77,6 +80,8 @@ class SessionsMixin(Database):
             "pid": pid,
             "invocation_id": invocation_id,
             "process_start": process_start(pid),
+            # The first sign of life, by the database's clock (hfdl.store.staleness).
+            "heartbeat_at": db_epoch(),
         }
         with self._write() as connection:
             insert = sessions.insert().values(values).returning(sessions.c.id)
@@ -106,8 +111,8 @@ class SessionsMixin(Database):
         """
         _check_choice("session end status", status, _FINISHED_SESSION_STATUSES)
         with self._write() as connection:
-            _require_session(connection, session_id)
-            _finalize_session(connection, session_id, status, error, utc_now())
+            require_session(connection, session_id)
+            finalize_session(connection, session_id, status, error, utc_now(), self.host_id)
             row = _get_session(connection, session_id)
         assert row is not None
         return row
@@ -139,9 +144,10 @@ class SessionsMixin(Database):
             "bytes_total": bytes_total,
             "retries": 0,
             "progress_updated_at": now,
+            "host": self.host_id,
         }
         with self._write() as connection:
-            _require_session(connection, session_id)
+            require_session(connection, session_id)
             require_model(connection, model_name)
             insert = attempts.insert().values(values).returning(attempts.c.id)
             attempt_id: int = connection.execute(insert).scalar_one()
@@ -220,54 +226,6 @@ class SessionsMixin(Database):
         assert row is not None
         return row
 
-    def recover_interrupted(
-        self, *, all_running: bool = False, host: str | None = None
-    ) -> list[int]:
-        """Close sessions left ``running`` by a process that died (crash, kill -9, reboot).
-
-        A recovered session becomes ``interrupted`` with ``ended_at`` set and its totals
-        computed; its running attempts become ``interrupted``; their models go from
-        ``downloading`` back to ``pending``. When no session is left running afterwards,
-        every model still marked ``downloading`` goes back to ``pending`` too.
-
-        Args:
-            all_running: recover every running session, whatever its host and pid. Only
-                correct while holding the run lock, which proves no run is in progress.
-            host: this machine's name (default ``socket.gethostname()``). Without
-                ``all_running``, only sessions of this host whose process is gone (no such
-                pid, a zombie, or the pid reused by a later process) are recovered: another
-                host's pids cannot be checked from here.
-
-        Returns:
-            The ids of the recovered sessions, oldest first.
-        """
-        host = host or socket.gethostname()
-        now = utc_now()
-        with self._write() as connection:
-            running = connection.execute(
-                select(sessions.c.id, sessions.c.host, sessions.c.pid, sessions.c.process_start)
-                .where(sessions.c.status == "running")
-                .order_by(sessions.c.id)
-            ).all()
-            recovered = [
-                session_id
-                for session_id, session_host, pid, started in running
-                if all_running or (session_host == host and process_gone(pid, started))
-            ]
-            for session_id, session_host, pid, _started in running:
-                if session_id in recovered:
-                    error = (
-                        f"the run (pid {pid} on {session_host}) ended without finishing its session"
-                    )
-                    _finalize_session(connection, session_id, "interrupted", error, now)
-            if len(recovered) == len(running):
-                connection.execute(
-                    update(models)
-                    .where(models.c.status == "downloading")
-                    .values(status="pending", updated_at=now)
-                )
-        return recovered
-
     def get_session(self, session_id: int) -> SessionRow | None:
         """Return the session with this id, or ``None``."""
         with self._read() as connection:
@@ -318,64 +276,7 @@ def _get_attempt(connection: Connection, attempt_id: int) -> AttemptRow | None:
     return None if row is None else AttemptRow(**row._mapping)
 
 
-def _require_session(connection: Connection, session_id: int) -> None:
+def require_session(connection: Connection, session_id: int) -> None:
+    """Raise ValueError unless the database has a session with this id."""
     if connection.scalar(select(sessions.c.id).where(sessions.c.id == session_id)) is None:
         raise ValueError(f"no session with id {session_id}")
-
-
-def _finalize_session(
-    connection: Connection, session_id: int, status: str, error: str | None, now: datetime
-) -> None:
-    """Close the session's running attempts, compute its totals and set its end state."""
-    still_running = connection.execute(
-        select(attempts.c.id, attempts.c.model_name, attempts.c.started_at).where(
-            attempts.c.session_id == session_id, attempts.c.status == "running"
-        )
-    ).all()
-    if still_running:
-        connection.execute(
-            update(attempts)
-            .where(attempts.c.id == bindparam("p_id"))
-            .values(
-                status="interrupted",
-                ended_at=now,
-                duration_seconds=bindparam("p_duration"),
-            ),
-            [
-                {"p_id": attempt_id, "p_duration": (now - started_at).total_seconds()}
-                for attempt_id, _name, started_at in still_running
-            ],
-        )
-        connection.execute(
-            update(models)
-            .where(
-                models.c.name.in_({name for _id, name, _started in still_running}),
-                models.c.status == "downloading",
-            )
-            .values(status="pending", updated_at=now)
-        )
-    last_status_by_model: dict[str, str] = {}
-    for model_name, attempt_status in connection.execute(
-        select(attempts.c.model_name, attempts.c.status)
-        .where(attempts.c.session_id == session_id)
-        .order_by(attempts.c.id)
-    ):
-        last_status_by_model[model_name] = attempt_status
-    bytes_downloaded = connection.scalar(
-        select(func.coalesce(func.sum(attempts.c.bytes_downloaded), 0)).where(
-            attempts.c.session_id == session_id
-        )
-    )
-    final_statuses = list(last_status_by_model.values())
-    values: dict[str, Any] = {
-        "status": status,
-        "ended_at": now,
-        "models_total": len(final_statuses),
-        "models_completed": final_statuses.count("completed"),
-        "models_failed": final_statuses.count("failed"),
-        "models_skipped": final_statuses.count("skipped"),
-        "bytes_downloaded": int(bytes_downloaded or 0),
-    }
-    if error is not None:
-        values["error"] = error
-    connection.execute(update(sessions).where(sessions.c.id == session_id).values(values))

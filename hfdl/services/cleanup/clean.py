@@ -126,7 +126,7 @@ def run_cleanup(settings: Settings, *, dry_run: bool, now: datetime | None = Non
             return _empty_report(settings, catalog, dry_run)
         from hfdl.store import Store
 
-        with Store(settings.database) as store:
+        with Store(settings.database, host_id=settings.host_id) as store:
             return cleanup(settings, catalog, store, dry_run=dry_run, now=now)
     finally:
         lock.release()

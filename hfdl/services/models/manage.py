@@ -252,7 +252,7 @@ def _sync_database(
     from hfdl.store import Store
 
     try:
-        with Store(settings.database) as store:
+        with Store(settings.database, host_id=settings.host_id) as store:
             store.sync_catalog(catalog)
             row = store.get_model(name)
             if row is None:

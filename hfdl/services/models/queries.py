@@ -49,7 +49,7 @@ def _existing_store(settings: Settings) -> Iterator[Store | None]:
         return
     from hfdl.store import Store
 
-    store = Store(settings.database)
+    store = Store(settings.database, host_id=settings.host_id)
     try:
         yield store
     finally:
@@ -81,12 +81,10 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
     states: dict[str, ModelState] = {}
     if settings.database_exists():
         # The light reader, not the Store: listing must not pay for importing SQLAlchemy.
-        from hfdl.engine.lock import LOCK_FILE_NAME
-        from hfdl.store.reader import StateReader
+        from hfdl.services.state import open_reader
 
         # The run lock tells a live run from a killed one (its models then read pending).
-        run_lock = settings.state_directory / LOCK_FILE_NAME
-        with StateReader(settings.database, run_lock=run_lock) as reader:
+        with open_reader(settings) as reader:
             states = reader.model_states()
     summaries = (summary_from_catalog(model, states.get(model.name)) for model in catalog.models)
     return [summary for summary in summaries if filters.matches(summary)]
@@ -94,11 +92,9 @@ def list_models(settings: Settings, filters: ModelFilters | None = None) -> list
 
 def _status_as_seen(settings: Settings, name: str, recorded: str) -> str:
     """A model's status as ``models list`` shows it: ``pending`` when its run is gone."""
-    from hfdl.engine.lock import LOCK_FILE_NAME
-    from hfdl.store.reader import StateReader
+    from hfdl.services.state import open_reader
 
-    run_lock = settings.state_directory / LOCK_FILE_NAME
-    with StateReader(settings.database, run_lock=run_lock) as reader:
+    with open_reader(settings) as reader:
         state = reader.model_states().get(name)
     return recorded if state is None else state.status
 

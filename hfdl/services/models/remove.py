@@ -120,7 +120,7 @@ def _forget(settings: Settings, catalog: Catalog, name: str, *, purged: bool) ->
     from hfdl.store import Store
 
     try:
-        with Store(settings.database) as store:
+        with Store(settings.database, host_id=settings.host_id) as store:
             row = store.get_model(name)
             managed = row is not None and (
                 row.commit_sha is not None or bool(store.attempts_for_model(name, limit=1))

@@ -336,5 +336,5 @@ def verify(
             )
         return VerifyReport(models=())
     lock = RunLock(settings.state_directory) if repair else contextlib.nullcontext()
-    with lock, Store(settings.database) as store:
+    with lock, Store(settings.database, host_id=settings.host_id) as store:
         return verify_models(settings, store, names, repair, observer)

@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 
+from hfdl.config import Settings
 from hfdl.errors import AttemptTimeout, Cancelled
 from hfdl.hub.cache import RepoCache, repo_folder_name
 from hfdl.hub.remote import RemoteFile
@@ -64,6 +65,21 @@ class BlobLeases:
         # Unique across hosts and process instances (a pid alone is reused, and not unique
         # across hosts); the lease row shows which host and process hold it.
         self.holder = f"{host_id}/{os.getpid()}/{uuid.uuid4().hex[:8]}"
+
+    @classmethod
+    def when_shared(
+        cls, settings: Settings, store: Store, session_id: int | None, stop: threading.Event
+    ) -> BlobLeases | None:
+        """The leases of a run when ``settings.shared_cache`` is on; else ``None``."""
+        if not settings.shared_cache:
+            return None
+        return cls(
+            store,
+            host_id=settings.host_id,
+            session_id=session_id,
+            seconds=settings.lease_seconds,
+            stop=stop,
+        )
 
     @contextlib.contextmanager
     def hold(

@@ -46,6 +46,7 @@ def select_candidates(
     names: frozenset[str] | None = None,
     force_check: bool = False,
     changed: frozenset[str] = frozenset(),
+    this_host: str | None = None,
 ) -> list[Candidate]:
     """Choose the models a run works on.
 
@@ -63,6 +64,9 @@ def select_candidates(
         force_check: treat every completed model as due for a check.
         changed: models whose catalog entry just changed (revision, patterns...): their
             file list is fetched again now, since what is on disk may not be what they want.
+        this_host: this host's id when its cache is its own (not ``shared_cache``): a model
+            another host completed is checked against this host's cache now (one request if
+            the files are here, a download if not), whatever its last check.
 
     Returns:
         The candidates, in download order.
@@ -90,6 +94,10 @@ def select_candidates(
             continue
         row = rows.get(model.name)
         reason, why = _reason(model, row, period=period, now=now, force_check=force_check)
+        if reason is None and _completed_elsewhere(row, this_host):
+            assert row is not None
+            reason = "update-check"
+            why = f"completed by host {row.host}; this host's cache may not hold it"
         if reason in (None, "update-check") and model.name in changed:
             reason, why = "pending", "its catalog entry changed"
         if explain:
@@ -110,6 +118,12 @@ def select_candidates(
         )
     )
     return chosen
+
+
+def _completed_elsewhere(row: ModelRow | None, this_host: str | None) -> bool:
+    """Whether another host recorded the model's state while this host has a cache of its
+    own (``this_host`` given)."""
+    return this_host is not None and row is not None and row.host not in (None, this_host)
 
 
 def _reason(

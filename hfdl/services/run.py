@@ -157,6 +157,9 @@ class Runner:
             names=options.model_names,
             force_check=options.force_check,
             changed=changed,
+            # A fleet with caches of their own shares one model row: another host's
+            # "completed" says nothing of this host's disk.
+            this_host=None if self.settings.shared_cache else self.settings.host_id,
         )
         cache_dir = self.settings.download_directory
 
@@ -367,17 +370,7 @@ class Runner:
             session_id=session_id,
             observer=self.observer,
             policy=self.policy,
-            leases=(
-                BlobLeases(
-                    store,
-                    host_id=self.settings.host_id,
-                    session_id=session_id,
-                    seconds=self.settings.lease_seconds,
-                    stop=self.stop,
-                )
-                if self.settings.shared_cache
-                else None
-            ),
+            leases=BlobLeases.when_shared(self.settings, store, session_id, self.stop),
         )
         to_download: list[ModelPlan] = []
         for plan in plans:

@@ -99,6 +99,8 @@ class ModelRow(_Record):
     attempts: int
     created_at: datetime
     updated_at: datetime
+    # The host id that last changed the state (None for rows older than schema 0003).
+    host: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,12 @@ them, every host would fetch every file.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import time
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from hfdl.store import Store
 from tests.hubserver import HubServer
@@ -93,8 +92,10 @@ def test_three_hosts_download_each_blob_once(
         path = folder / "snapshots" / commit / name
         assert sha256_of(path) == hub.file_entry(repo_id, name, commit).etag
     assert not list((folder / "blobs").glob("*.incomplete"))
-    sessions = run_sql(postgres_url, "SELECT status FROM sessions")
-    assert sessions == [("completed",)] * 3
+    sessions = run_sql(postgres_url, "SELECT host, status FROM sessions ORDER BY host")
+    assert sessions == [("host-1", "completed"), ("host-2", "completed"), ("host-3", "completed")]
+    attempts = run_sql(postgres_url, "SELECT host, status FROM attempts ORDER BY host")
+    assert attempts == [("host-1", "completed"), ("host-2", "completed"), ("host-3", "completed")]
     assert run_sql(postgres_url, "SELECT COUNT(*) FROM blob_leases") == [(0,)]
 
 
@@ -145,22 +146,44 @@ def test_a_killed_holder_s_blob_is_taken_over_after_its_lease_expires(
     path = shared_repo(tmp_path, repo_id) / "snapshots" / commit / WEIGHTS[0]
     assert sha256_of(path) == hub.file_entry(repo_id, WEIGHTS[0], commit).etag
     assert run_sql(postgres_url, "SELECT COUNT(*) FROM blob_leases") == [(0,)]
-    statuses = sorted(status for (status,) in run_sql(postgres_url, "SELECT status FROM sessions"))
-    assert statuses == ["completed", "interrupted"]  # host-1's, killed: recovered
+    sessions = dict(run_sql(postgres_url, "SELECT host, status FROM sessions"))
+    assert sessions["host-2"] == "completed"
+    # No stuck session: host-1's run is dead. Once its heartbeat is older than
+    # 2 * lease_seconds, the reports show it interrupted and host-2's next run records it so.
+    wait_for(
+        lambda: interrupted_in_fleet_status(second, "host-1"),
+        timeout=30,
+    )
+    assert second.hfdl("run").returncode == 0
+    sessions = dict(
+        run_sql(postgres_url, "SELECT host, status FROM sessions WHERE host = 'host-1'")
+    )
+    assert sessions == {"host-1": "interrupted"}
 
 
-@pytest.mark.parametrize("shared_cache", [False])
-def test_without_shared_cache_no_lease_is_taken(
-    tmp_path: Path, hub: HubServer, postgres_url: str, shared_cache: bool
+def interrupted_in_fleet_status(workspace: Workspace, host: str) -> bool:
+    """Whether ``hfdl status --fleet --json`` shows ``host``'s last session interrupted."""
+    result = workspace.hfdl("status", "--fleet", "--json")
+    assert result.returncode == 0, result.stderr
+    hosts = {entry["host"]: entry for entry in json.loads(result.stdout)["hosts"]}
+    last = hosts[host]["last_session"]
+    return bool(last) and last["status"] == "interrupted" and hosts[host]["running_session"] is None
+
+
+def test_without_shared_cache_the_blob_is_locked_the_single_host_way(
+    tmp_path: Path, hub: HubServer, postgres_url: str
 ) -> None:
     repo_id = hub.unique_repo_id("org/alone")
     hub.create_repo(repo_id, {WEIGHTS[0]: 100_000})
     (host,) = make_hosts(tmp_path, hub, postgres_url, repo_id, 1)
-    host.write_config(shared_cache=shared_cache)
+    host.write_config(shared_cache=False)
 
     result = host.hfdl("run")
 
     assert result.returncode == 0, result.stderr
     assert served(hub, repo_id, WEIGHTS[0]) == 100_000
-    # The blob was locked the single-host way: huggingface_hub's lock file.
-    assert (tmp_path / "shared-cache" / ".locks").is_dir()
+    # huggingface_hub's lock file, and no lease in the database.
+    assert (tmp_path / "shared-cache" / ".locks" / "models--org--alone-1").is_dir() or any(
+        (tmp_path / "shared-cache" / ".locks").iterdir()
+    )
+    assert run_sql(postgres_url, "SELECT COUNT(*) FROM blob_leases") == [(0,)]

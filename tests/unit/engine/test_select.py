@@ -40,6 +40,7 @@ def model_row(
     last_checked_at: datetime | None = None,
     attempts: int = 0,
     last_error: str | None = None,
+    host: str | None = None,
 ) -> ModelRow:
     """The state database's row for ``model``: completed at ``COMMIT`` unless told otherwise."""
     return ModelRow(
@@ -64,6 +65,7 @@ def model_row(
         attempts=attempts,
         created_at=NOW - timedelta(days=100),
         updated_at=NOW - timedelta(days=100),
+        host=host,
     )
 
 
@@ -302,3 +304,26 @@ def test_nothing_is_explained_when_debug_is_off(decisions: list[str]) -> None:
 
     assert reasons(select(models, [])) == [("org/new", "new")]
     assert decisions == []
+
+
+def test_a_model_completed_by_another_host_is_checked_against_this_host_s_own_cache() -> None:
+    fresh, elsewhere, pinned, old = catalog_models(
+        {"name": "org/here"},
+        {"name": "org/there"},
+        {"name": "org/pinned", "revision": PINNED},
+        {"name": "org/old"},
+    )
+    rows = [
+        model_row(fresh, last_checked_at=NOW - timedelta(hours=1), host="gpu-01"),
+        model_row(elsewhere, last_checked_at=NOW - timedelta(hours=1), host="gpu-02"),
+        model_row(pinned, revision=PINNED, commit_sha=PINNED, host="gpu-02"),
+        # Written before hosts were recorded: taken as this host's.
+        model_row(old, last_checked_at=NOW - timedelta(hours=1), host=None),
+    ]
+    models = [fresh, elsewhere, pinned, old]
+
+    own_cache = select(models, rows, this_host="gpu-01")
+    shared_cache = select(models, rows)
+
+    assert reasons(own_cache) == [("org/there", "update-check"), ("org/pinned", "update-check")]
+    assert reasons(shared_cache) == []

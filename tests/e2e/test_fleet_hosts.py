@@ -262,3 +262,21 @@ def test_fleet_reader_summarises_each_host(database_url: str, host_a: Store, hos
     assert second.running_session is None
     assert second.last_session is not None and second.last_session.status == "interrupted"
     assert second.heartbeat_age_seconds is not None and second.heartbeat_age_seconds > 120
+
+
+def test_the_run_heartbeat_renews_until_stopped(database_url: str, host_b: Store) -> None:
+    from hfdl.services.heartbeat import Heartbeat
+
+    session = host_b.start_session("manual", None, HOST_B, os.getpid(), None)
+    age_heartbeat(database_url, session, 1000)
+    with Heartbeat(host_b, session, lease_seconds=0.3) as heartbeat:  # a beat every 0.1 s
+        assert heartbeat.interval == pytest.approx(0.1)
+        deadline = time.monotonic() + 10
+        while heartbeat.beats < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+    assert heartbeat.beats >= 3
+    ((renewed,),) = run_sql(database_url, "SELECT heartbeat_at FROM sessions")
+    assert abs(float(renewed) - host_b.database_now()) < 5
+    stopped_at = heartbeat.beats
+    time.sleep(0.3)
+    assert heartbeat.beats == stopped_at  # no beat after the session's end

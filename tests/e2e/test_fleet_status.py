@@ -66,8 +66,10 @@ def test_two_hosts_record_their_runs_and_status_fleet_lists_both(
     attempts = postgres.query(database, "SELECT DISTINCT host FROM attempts ORDER BY host")
     assert attempts == [("gpu-a",), ("gpu-b",)]
     models = postgres.query(database, "SELECT name, host FROM models ORDER BY name")
-    # Host B found the model completed (by host A) and not due: only host A changed its state.
-    assert dict(models) == {repo_id: "gpu-a", missing: "gpu-b"}
+    # Host B found the model completed by host A, whose cache is not B's: it checked its own
+    # cache, fetched the files there, and recorded the state last.
+    assert dict(models) == {repo_id: "gpu-b", missing: "gpu-b"}
+    assert list((host_b.repo_dir(repo_id) / "snapshots").glob(f"*/{WEIGHTS}"))
 
     fleet = json_of(workspace, "status", "--fleet", env=env_a)
     assert fleet["available"] is True and fleet["this_host"] == "gpu-a"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, bindparam, delete, func, select, update
+from sqlalchemy import Column, bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from hfdl.errors import ModelNotFound
@@ -14,12 +14,11 @@ from hfdl.store.db import Database
 from hfdl.store.rows import (
     MODEL_STATUSES,
     UNCHANGED,
-    FileRecord,
     ModelRow,
     SyncReport,
     Unchanged,
 )
-from hfdl.store.tables import files, models, utc_now
+from hfdl.store.tables import models, utc_now
 
 # pg_advisory_xact_lock's key for catalog syncs (hfdl.store.migrate's is 0x6866646C, "hfdl").
 CATALOG_SYNC_LOCK_KEY = 0x6866646D
@@ -42,7 +41,6 @@ CATALOG_COLUMNS = (
 )
 
 _MODEL_ROW_COLUMNS = [models.c[field] for field in ModelRow.__dataclass_fields__]
-_FILE_RECORD_COLUMNS = [files.c[field] for field in FileRecord.__dataclass_fields__]
 
 
 def _bind(column: Column[Any]) -> Any:
@@ -262,92 +260,6 @@ class ModelsMixin(Database):
             row = _get_model(connection, name)
         assert row is not None  # updated just above, in the same transaction
         return row
-
-    def record_file(
-        self,
-        model_name: str,
-        commit_sha: str,
-        path: str,
-        size: int,
-        etag: str,
-        blob_name: str,
-        is_lfs: bool,
-    ) -> FileRecord:
-        """Record that a file was downloaded and verified (now), replacing an older record.
-
-        Args:
-            model_name: the model.
-            commit_sha: the resolved commit the file belongs to.
-            path: the file's path relative to the repository root.
-            size: its size in bytes.
-            etag: SHA-256 of the content for LFS files, the git blob SHA-1 otherwise.
-            blob_name: the blob's file name in the cache's ``blobs/`` directory.
-            is_lfs: whether the file is stored in LFS.
-
-        Returns:
-            The stored record.
-
-        Raises:
-            ModelNotFound: the database has no such model.
-        """
-        record = FileRecord(
-            model_name=model_name,
-            commit_sha=commit_sha,
-            path=path,
-            size=size,
-            etag=etag,
-            blob_name=blob_name,
-            is_lfs=is_lfs,
-            verified_at=utc_now(),
-        )
-        values = {field: getattr(record, field) for field in FileRecord.__dataclass_fields__}
-        statement = self._upsert(files).values(values)
-        statement = statement.on_conflict_do_update(
-            index_elements=[files.c.model_name, files.c.commit_sha, files.c.path],
-            set_={
-                key: statement.excluded[key]
-                for key in ("size", "etag", "blob_name", "is_lfs", "verified_at")
-            },
-        )
-        with self._write() as connection:
-            require_model(connection, model_name)
-            connection.execute(statement)
-        return record
-
-    def files_for(self, model_name: str, commit_sha: str) -> list[FileRecord]:
-        """Return the files recorded for a model at a commit, sorted by path (may be empty)."""
-        query = (
-            select(*_FILE_RECORD_COLUMNS)
-            .where(files.c.model_name == model_name, files.c.commit_sha == commit_sha)
-            .order_by(files.c.path)
-        )
-        with self._read() as connection:
-            return [FileRecord(**row._mapping) for row in connection.execute(query)]
-
-    def recorded_blob_names(self, model_name: str) -> set[str]:
-        """The names of every blob recorded for a model, at any commit (may be empty).
-
-        Cleanup deletes a blob nothing links any more only when hfdl recorded it here.
-        """
-        query = select(files.c.blob_name).where(files.c.model_name == model_name).distinct()
-        with self._read() as connection:
-            return {str(name) for name in connection.scalars(query)}
-
-    def forget_files(self, model_name: str, commit_sha: str, paths: Collection[str]) -> int:
-        """Delete the records of these files of a model's commit; return how many went.
-
-        Cleanup calls this when it unlinks snapshot entries the model's patterns no longer
-        select, so that ``verify`` and ``models show`` stop expecting them.
-        """
-        if not paths:
-            return 0
-        statement = delete(files).where(
-            files.c.model_name == model_name,
-            files.c.commit_sha == commit_sha,
-            files.c.path.in_(sorted(paths)),
-        )
-        with self._write() as connection:
-            return int(connection.execute(statement).rowcount)
 
     def set_bytes_on_disk(self, model_name: str, bytes_on_disk: int) -> None:
         """Record what a model's cache folder holds now (after cleanup removed some of it).

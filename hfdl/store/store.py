@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hfdl.store.files import FilesMixin
 from hfdl.store.leases import LeasesMixin
 from hfdl.store.models import ModelsMixin
 from hfdl.store.recovery import RecoveryMixin
@@ -9,7 +10,7 @@ from hfdl.store.schedules import SchedulesMixin
 from hfdl.store.sessions import SessionsMixin
 
 
-class Store(ModelsMixin, SessionsMixin, RecoveryMixin, SchedulesMixin, LeasesMixin):
+class Store(ModelsMixin, FilesMixin, SessionsMixin, RecoveryMixin, SchedulesMixin, LeasesMixin):
     """hfdl's state: models' download state, sessions, attempts, files and schedules.
 
     ``Store(db_path)`` opens (or creates, mode 0600) the SQLite file, enables WAL, sets the
@@ -26,7 +27,9 @@ class Store(ModelsMixin, SessionsMixin, RecoveryMixin, SchedulesMixin, LeasesMix
     Method groups:
 
     * catalog and model state (:class:`~hfdl.store.models.ModelsMixin`): ``sync_catalog``,
-      ``get_model``, ``list_models``, ``set_model_status``, ``record_file``, ``files_for``;
+      ``get_model``, ``list_models``, ``set_model_status``, ``set_bytes_on_disk``;
+    * file records (:class:`~hfdl.store.files.FilesMixin`): ``record_file``, ``files_for``,
+      ``recorded_blob_names``, ``forget_files``;
     * runs (:class:`~hfdl.store.sessions.SessionsMixin`): ``start_session``,
       ``finish_session``, ``start_attempt``, ``update_attempt_progress``, ``finish_attempt``,
       ``get_session``, ``latest_session_for_schedule``, ``attempts_for_model``;

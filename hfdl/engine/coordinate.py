@@ -21,12 +21,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
-from hfdl.config import Settings
 from hfdl.errors import AttemptTimeout, Cancelled
 from hfdl.hub.cache import RepoCache, repo_folder_name
 from hfdl.hub.remote import RemoteFile
-from hfdl.store import Store
+
+if TYPE_CHECKING:
+    # Annotations only: the store (SQLAlchemy) is the caller's to open.
+    from hfdl.config import Settings
+    from hfdl.store import Store
 
 # Waiting for another host's blob: how often the lease and the cache are looked at.
 MAX_POLL_SECONDS = 2.0

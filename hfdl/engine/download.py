@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -226,38 +227,23 @@ class ModelDownloader:
         file that fails for good stops the others where they are (their partial files stay)
         and its error is raised; a stop request raises ``Cancelled``.
         """
-        pending = sorted(plan.missing, key=lambda remote_file: -remote_file.size)
-        workers = min(len(pending), self.settings.max_connections)
-        if workers <= 1:
-            for remote_file in pending:
+        largest_first = sorted(plan.missing, key=lambda remote_file: -remote_file.size)
+
+        def fetch(remote_file: RemoteFile) -> None:
+            if progress.sibling_failed.is_set():
+                return  # queued behind a file that failed for good
+            try:
                 self._fetch_with_retries(plan, remote_file, repo_cache, progress, deadline, counter)
-            return
-        queue_lock = threading.Lock()
-        errors: list[BaseException] = []
+            except SiblingFailed:
+                return
+            except BaseException:
+                progress.sibling_failed.set()
+                raise
 
-        def work() -> None:
-            while not progress.sibling_failed.is_set():
-                with queue_lock:
-                    if not pending:
-                        return
-                    remote_file = pending.pop(0)
-                try:
-                    self._fetch_with_retries(
-                        plan, remote_file, repo_cache, progress, deadline, counter
-                    )
-                except SiblingFailed:
-                    return
-                except BaseException as error:  # raised in the calling thread below
-                    with queue_lock:
-                        errors.append(error)
-                    progress.sibling_failed.set()
-                    return
-
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(workers)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        workers = max(1, min(len(largest_first), self.settings.max_connections))
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hfdl-file") as pool:
+            futures = [pool.submit(fetch, remote_file) for remote_file in largest_first]
+        errors = [error for future in futures if (error := future.exception()) is not None]
         if errors:
             # A stop request wins: the model goes back to pending rather than failed.
             raise next((e for e in errors if isinstance(e, Cancelled)), errors[0])

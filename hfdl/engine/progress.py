@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 from hfdl.engine.events import RunObserver
 from hfdl.errors import Cancelled, LeaseLost
-from hfdl.store import Store
+
+if TYPE_CHECKING:
+    # Annotations only: the store (SQLAlchemy) is the caller's to open.
+    from hfdl.store import Store
 
 # Progress reaches the DB at most this often, so `hfdl status` in another process can show it
 # without every 4 MiB chunk costing a SQLite transaction.

@@ -7,9 +7,11 @@ See :mod:`hfdl.hub.ranged` for how a transfer uses them. The sidecar
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,6 +100,21 @@ def limiter_for(url: str, cap: int) -> HostLimiter:
         elif limiter.cap != max(1, cap):
             limiter.cap = limiter.allowed = limiter.lowest = max(1, cap)
         return limiter
+
+
+@contextlib.contextmanager
+def connection_slot(url: str, ranged: RangedSettings | None) -> Iterator[None]:
+    """Hold one of ``url``'s host's connection slots for the ``with`` block (waiting for one);
+    with ``ranged`` ``None`` (no limits), hold nothing."""
+    if ranged is None:
+        yield
+        return
+    limiter = limiter_for(url, ranged.max_connections)
+    limiter.acquire()
+    try:
+        yield
+    finally:
+        limiter.release()
 
 
 class PartTable:

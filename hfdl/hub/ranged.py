@@ -12,7 +12,7 @@ most that much per part; the bytes past a part's recorded offset are simply fetc
 The sidecar is written *before* the file is grown to its full size: a file without a sidecar
 is always a plain prefix (what the single-stream path writes), never a sparse one.
 
-When: a fresh file starts as one plain stream (:mod:`hfdl.hub.transfer`) with a speed probe
+When: a fresh file starts as one plain stream (:mod:`hfdl.hub.stream`) with a speed probe
 (:class:`hfdl.hub.body.SpeedProbe`): its first ``PROBE_BYTES``, timed from the headers on,
 arriving at ``FAST_CONNECTION_BYTES_PER_SECOND`` or more mean one connection is enough
 (parallel parts would only cost CPU and push the hash to the end), and the stream goes on to
@@ -55,7 +55,6 @@ from hfdl.hub.part_worker import (
     worker,
 )
 from hfdl.hub.parts import (
-    MIB,
     SIDECAR_SUFFIX,
     PartTable,
     RangedSettings,
@@ -63,10 +62,6 @@ from hfdl.hub.parts import (
     limiter_for,
 )
 from hfdl.hub.remote import RemoteFile
-
-# The speed probe: a fresh file's first bytes on one connection decide whether to split it.
-PROBE_BYTES = 2 * MIB
-FAST_CONNECTION_BYTES_PER_SECOND = 64 * MIB
 
 
 @dataclass(frozen=True)

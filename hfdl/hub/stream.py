@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urljoin, urlparse
 
 import httpx2
@@ -21,13 +20,15 @@ from huggingface_hub.utils import get_session
 from hfdl.errors import AttemptTimeout, HubUnavailable, StalledTransfer
 from hfdl.hub.body import ProgressCallback, SpeedProbe, stream_body
 from hfdl.hub.errormap import transport_error
-from hfdl.hub.parts import RangedSettings, limiter_for
-from hfdl.hub.ranged import FAST_CONNECTION_BYTES_PER_SECOND, PROBE_BYTES
+from hfdl.hub.parts import MIB, RangedSettings, connection_slot
 from hfdl.hub.remote import RemoteFile
 from hfdl.hub.untrusted import check_redirect
 
 MAX_REDIRECTS = 10
 CONNECT_TIMEOUT_SECONDS = 30.0
+# The speed probe: a fresh file's first bytes on one connection decide whether to split it.
+PROBE_BYTES = 2 * MIB
+FAST_CONNECTION_BYTES_PER_SECOND = 64 * MIB
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
@@ -88,22 +89,6 @@ class Stream:
     restarted: bool
 
 
-def limited_stream(ranged: RangedSettings | None, **arguments: Any) -> Stream:
-    """:func:`stream_single` holding one of the host's connection slots.
-
-    One stream takes a slot as each part of a ranged transfer does: files fetched side by side
-    stay within ``max_connections``.
-    """
-    limiter = None if ranged is None else limiter_for(arguments["url"], ranged.max_connections)
-    if limiter is not None:
-        limiter.acquire()
-    try:
-        return stream_single(**arguments)
-    finally:
-        if limiter is not None:
-            limiter.release()
-
-
 def stream_single(
     *,
     url: str,
@@ -117,12 +102,45 @@ def stream_single(
     deadline: float | None,
     check_status: Callable[[httpx2.Response], None],
     probe: bool,
+    ranged: RangedSettings | None,
 ) -> Stream:
     """Fetch the rest of the file after its ``existing`` bytes on one connection.
 
     ``probe``: time the first bytes, and stop early if they come slowly from a server that
-    serves ranges (see :mod:`hfdl.hub.ranged`).
+    serves ranges (see :mod:`hfdl.hub.ranged`). ``ranged``: the connection limits; the stream
+    holds one of its host's slots, as each part of a ranged transfer does, so files fetched
+    side by side stay within ``max_connections`` (``None``: no limit).
     """
+    with connection_slot(url, ranged):
+        return _stream(
+            url=url,
+            headers=headers,
+            incomplete=incomplete,
+            remote_file=remote_file,
+            existing=existing,
+            where=where,
+            progress=progress,
+            stall_timeout=stall_timeout,
+            deadline=deadline,
+            check_status=check_status,
+            probe=probe,
+        )
+
+
+def _stream(
+    *,
+    url: str,
+    headers: dict[str, str],
+    incomplete: os.PathLike[str],
+    remote_file: RemoteFile,
+    existing: int,
+    where: str,
+    progress: ProgressCallback,
+    stall_timeout: float,
+    deadline: float | None,
+    check_status: Callable[[httpx2.Response], None],
+    probe: bool,
+) -> Stream:
     timeout = timeout_for(stall_timeout, deadline, where)
     try:
         response = open_stream(url, headers, existing, None, timeout)

@@ -47,7 +47,7 @@ from hfdl.hub.ranged import (
     RangedOutcome,
     fetch_ranged,
 )
-from hfdl.hub.stream import limited_stream, open_stream, timeout_for
+from hfdl.hub.stream import open_stream, stream_single, timeout_for
 
 
 @dataclass(frozen=True)
@@ -240,8 +240,7 @@ def _fetch_locked(
         if digest is not None:
             break
         existing = repo_cache.partial_size(remote_file.etag)
-        stream = limited_stream(
-            ranged,
+        stream = stream_single(
             url=url,
             headers=headers,
             incomplete=incomplete,
@@ -253,14 +252,16 @@ def _fetch_locked(
             deadline=deadline,
             check_status=check_status,
             probe=probing and expected - existing >= 2 * MIN_PART_BYTES,
+            ranged=ranged,
         )
         transferred += stream.received
         if stream.restarted:
             resumed_from = 0
         digest = stream.digest
         if digest is None:
-            # Slow: the rest of the file goes as parallel ranges from the received prefix.
-            outcome = split(existing + stream.received)
+            # Slow: the rest of the file goes as parallel ranges from the received prefix,
+            # which is exactly what was reported so far (after a 200 restart too).
+            outcome = split(repo_cache.partial_size(remote_file.etag))
             transferred += outcome.transferred
             digest = outcome.digest
             if digest is None:  # the server would not serve ranges after all

@@ -5,10 +5,18 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from hfdl.engine.coordinate import BlobLeases, blob_key
+from hfdl.engine.progress import FileProgress
+from hfdl.errors import LeaseLost
+from hfdl.hub.cache import RepoCache
+from hfdl.hub.remote import RemoteFile
 from hfdl.store import Store
+from tests.postgres import run_sql
+from tests.workspace import wait_for
 
 KEY = "/srv/cache/models--org--m/blobs/" + "a" * 64
 
@@ -101,3 +109,40 @@ def test_of_many_contenders_exactly_one_wins(database_url: str) -> None:
     finally:
         for store in stores:
             store.close()
+
+
+def test_a_holder_whose_lease_was_taken_over_stops_its_transfer(
+    database_url: str, tmp_path: Path
+) -> None:
+    """The renewer finds the lease gone; the next chunk of the transfer raises LeaseLost."""
+    holder_store, other = Store(database_url), Store(database_url)
+    leases = BlobLeases(holder_store, host_id="host-a", session_id=None, seconds=0.6)
+    repo_cache = RepoCache(tmp_path, "org/m")
+    remote = RemoteFile(path="model.safetensors", size=10, blob_id="b" * 40, sha256="c" * 64)
+    key = blob_key("org/m", remote.etag)
+    progress = FileProgress(_NullModel(), "model.safetensors of org/m")  # type: ignore[arg-type]
+    try:
+        with leases.hold(repo_cache, remote, deadline=None) as lost:
+            assert lost is not None and not lost.is_set()
+            progress.lease_lost = lost
+            progress(1)  # fine while the lease is ours
+            # This holder stalls past its lease (made to expire at once) and another host
+            # takes it over.
+            run_sql(database_url, "UPDATE blob_leases SET expires_at = 0")
+            assert take(other, "host-b/2", key=key)
+            wait_for(lost.is_set, timeout=5)
+            with pytest.raises(LeaseLost, match="another host took over"):
+                progress(1)
+        # The old holder's release leaves the new holder's lease alone.
+        lease = other.get_lease(key)
+        assert lease is not None and lease.holder == "host-b/2"
+    finally:
+        holder_store.close()
+        other.close()
+
+
+class _NullModel:
+    """Stands in for a model's progress: FileProgress only forwards byte counts to it."""
+
+    def __call__(self, nbytes: int) -> None:
+        pass

@@ -19,7 +19,7 @@ from hfdl.errors import HubUnavailable
 from hfdl.hub import body, part_worker, stream
 from hfdl.hub import parts as part_table
 from hfdl.hub.parts import RangedSettings
-from hfdl.hub.ranged import PROBE_BYTES
+from hfdl.hub.stream import PROBE_BYTES
 from tests.e2e.test_transfer_engine import Fetcher
 from tests.hubserver import HubServer
 from tests.hubserver.throttle import Throttle
@@ -227,5 +227,22 @@ def test_fast_link_stays_one_stream_with_no_extra_request(
     assert (result.transferred, result.resumed_from) == (SIZE, 0)
     assert cdn_bytes_sent(hub) == SIZE
     assert fetcher.progress_total == SIZE
+    assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
+    assert not Path(f"{fetcher.partial}.parts").exists()
+
+
+def test_slow_server_without_accept_ranges_stays_one_stream(hub: HubServer, tmp_path: Path) -> None:
+    repo_id, _ = make_repo(hub)
+    fetcher = Fetcher(hub, tmp_path, repo_id)
+    # Slow enough for the speed probe to want parallel parts, but no "Accept-Ranges: bytes":
+    # the probing stream must simply go on (splitting would cost a refused range request and
+    # a third stream).
+    hub.throttle = Throttle(rate=32 * MIB, ignore_range=True)
+
+    result = fetcher(ranged=RangedSettings(connections_per_file=8, max_connections=16))
+
+    assert cdn_gets(hub) == [None]
+    assert (result.transferred, result.resumed_from) == (SIZE, 0)
+    assert cdn_bytes_sent(hub) == SIZE
     assert hashlib.sha256(fetcher.blob.read_bytes()).hexdigest() == fetcher.remote.sha256
     assert not Path(f"{fetcher.partial}.parts").exists()

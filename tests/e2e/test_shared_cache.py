@@ -183,7 +183,6 @@ def test_without_shared_cache_the_blob_is_locked_the_single_host_way(
     assert result.returncode == 0, result.stderr
     assert served(hub, repo_id, WEIGHTS[0]) == 100_000
     # huggingface_hub's lock file, and no lease in the database.
-    assert (tmp_path / "shared-cache" / ".locks" / "models--org--alone-1").is_dir() or any(
-        (tmp_path / "shared-cache" / ".locks").iterdir()
-    )
+    locks = tmp_path / "shared-cache" / ".locks" / shared_repo(tmp_path, repo_id).name
+    assert [path.suffix for path in locks.iterdir()] == [".lock"]
     assert run_sql(postgres_url, "SELECT COUNT(*) FROM blob_leases") == [(0,)]

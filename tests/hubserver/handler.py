@@ -548,7 +548,11 @@ class HubRequestHandler(BaseHTTPRequestHandler):
         throttle = self.server.hub.throttle
         if span is False:
             return Response(416, {**headers, "Content-Range": f"bytes */{size}"})
-        if span is None or (throttle is not None and throttle.ignore_range):  # throttle.py
+        if throttle is not None and throttle.ignore_range:  # throttle.py
+            # A server that does not do ranges does not say it does.
+            headers.pop("Accept-Ranges", None)
+            return Response(200, headers, FileSlice(blob.path, 0, size))
+        if span is None:
             return Response(200, headers, FileSlice(blob.path, 0, size))
         first, last = span
         headers["Content-Range"] = f"bytes {first}-{last}/{size}"

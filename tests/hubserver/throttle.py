@@ -4,8 +4,8 @@
 the CDN of issue 11: every file body (resolve and CDN answers, full or ranged) waits
 ``first_byte_delay`` seconds before its headers, then is paced to ``rate`` bytes per second,
 each response on its own (a per-connection cap: parallel ranges add up, one stream does not).
-``ignore_range`` makes the file endpoints answer every ``Range`` with a full ``200``, like a
-server that does not do ranges.
+``ignore_range`` makes the file endpoints answer every ``Range`` with a full ``200`` and no
+``Accept-Ranges`` header, like a server that does not do ranges.
 
 Use::
 
@@ -31,7 +31,8 @@ class Throttle:
     Attributes:
         rate: bytes per second of each response body (``None``: unlimited).
         first_byte_delay: seconds before a file response's headers leave.
-        ignore_range: answer ``Range`` requests of files with the whole file (``200``).
+        ignore_range: answer ``Range`` requests of files with the whole file (``200``), and
+            send no ``Accept-Ranges``.
     """
 
     rate: float | None = None
